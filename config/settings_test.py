@@ -1,0 +1,9 @@
+"""Test settings: tasks run synchronously, fast hashing, mail kept in memory."""
+
+from config.settings import *  # noqa: F403
+from config.settings import Q_CLUSTER
+
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

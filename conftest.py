@@ -1,0 +1,42 @@
+"""Personas shared by every test: an owner, an admin and an agent of one team,
+and an outsider who owns another team."""
+
+import pytest
+from django.db import connection
+
+from teams.models import Role
+from teams.tests.factories import UserFactory, make_member, make_team
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL); SQLite has no row locks")
+    if connection.vendor != "postgresql":
+        for item in items:
+            if "postgres" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture
+def team(db):
+    return make_team(name="Acme Realty", owner=UserFactory(username="owner", first_name="Olive", last_name="Owner"))
+
+
+@pytest.fixture
+def owner(team):
+    return team.memberships.get(role=Role.OWNER)
+
+
+@pytest.fixture
+def admin_member(team):
+    return make_member(team, role=Role.ADMIN, user=UserFactory(username="admin", first_name="Ada", last_name="Admin"))
+
+
+@pytest.fixture
+def agent(team):
+    return make_member(team, role=Role.AGENT, user=UserFactory(username="agent", first_name="Alan", last_name="Agent"))
+
+
+@pytest.fixture
+def outsider(db):
+    other = make_team(name="Other Realty", owner=UserFactory(username="outsider"))
+    return other.memberships.get(role=Role.OWNER)

@@ -1,0 +1,146 @@
+"""Writes for contacts: creation, roles, activities and the timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.models import (
+    Activity,
+    ActivityKind,
+    Contact,
+    ContactRole,
+    RoleKind,
+    Tag,
+    TimelineEvent,
+)
+from teams.models import Membership, Team
+
+
+def timeline_add(
+    *, contact: Contact, kind: str, message: str, actor: Membership | None = None, **data
+) -> TimelineEvent:
+    return TimelineEvent.objects.create(
+        contact=contact, kind=kind, message=message, actor=actor, data=data
+    )
+
+
+def tags_resolve(*, team: Team, names: Iterable[str]) -> list[Tag]:
+    cleaned = sorted({n.strip() for n in names if n and n.strip()})
+    existing = {t.name: t for t in Tag.objects.filter(team=team, name__in=cleaned)}
+    missing = [Tag(team=team, name=n) for n in cleaned if n not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {t.name: t for t in Tag.objects.filter(team=team, name__in=cleaned)}
+    return list(existing.values())
+
+
+@transaction.atomic
+def contact_create(*, team: Team, tags: Iterable[str] = (), actor: Membership | None = None, **fields) -> Contact:
+    """Store the contact; routing starts after commit (contacts.signals)."""
+    contact = Contact(team=team, **fields)
+    contact.full_clean(exclude=["team", "routed_rule"])
+    contact.save()
+    if tags:
+        contact.tags.set(tags_resolve(team=team, names=tags))
+    timeline_add(
+        contact=contact,
+        kind="created",
+        actor=actor,
+        message=f"Contact created{f' from {contact.source}' if contact.source else ''}.",
+    )
+    return contact
+
+
+@transaction.atomic
+def contacts_bulk_create(*, team: Team, rows: list[dict]) -> list[Contact]:
+    """Many contacts at once; bulk_create sends no signals, so routing is scheduled here."""
+    from routing.services import routing_schedule
+
+    contacts = Contact.objects.bulk_create([Contact(team=team, **row) for row in rows])
+    TimelineEvent.objects.bulk_create(
+        [TimelineEvent(contact=c, kind="created", message="Contact imported.") for c in contacts]
+    )
+    for contact in contacts:
+        routing_schedule(contact_id=contact.pk)
+    return contacts
+
+
+def _ensure_same_team(contact: Contact, membership: Membership) -> None:
+    if contact.team_id != membership.team_id:
+        raise PermissionDenied("That member belongs to another team.")
+
+
+@transaction.atomic
+def contact_role_add(
+    *, contact: Contact, membership: Membership, kind: str, custom_name: str = "", actor: Membership | None = None
+) -> ContactRole:
+    """Add an Assistant, Lender or custom role. The primary Agent is set by routing."""
+    _ensure_same_team(contact, membership)
+    if kind == RoleKind.AGENT:
+        raise ValidationError("The primary Agent is assigned through routing or reassignment.")
+    role = ContactRole(contact=contact, membership=membership, kind=kind, custom_name=custom_name)
+    role.full_clean()
+    role.save()
+    timeline_add(
+        contact=contact,
+        kind="role_added",
+        actor=actor,
+        message=f"{membership.display_name} added as {role.label}.",
+    )
+    return role
+
+
+@transaction.atomic
+def activity_log(
+    *, contact: Contact, membership: Membership, kind: str, body: str = ""
+) -> Activity:
+    """A member contacted the contact: updates last contacted and claims a Next Up offer."""
+    from routing.services import offer_claim_by_activity
+
+    _ensure_same_team(contact, membership)
+    if kind not in ActivityKind.values:
+        raise ValidationError(f"Unknown activity “{kind}”.")
+    now = timezone.now()
+    activity = Activity.objects.create(contact=contact, membership=membership, kind=kind, body=body, created_at=now)
+    Contact.objects.filter(pk=contact.pk).update(last_contacted_at=now)
+    contact.last_contacted_at = now
+    timeline_add(
+        contact=contact,
+        kind=f"activity_{kind}",
+        actor=membership,
+        message=f"{membership.display_name} logged a {activity.get_kind_display().lower()}.",
+        body=body[:500],
+    )
+    offer_claim_by_activity(contact=contact, membership=membership)
+    return activity
+
+
+@transaction.atomic
+def contact_set_segment(*, contact: Contact, membership: Membership, segment: str) -> Contact:
+    old = contact.segment
+    contact.segment = segment.strip()
+    contact.save(update_fields=["segment", "updated_at"])
+    activity_log(
+        contact=contact,
+        membership=membership,
+        kind=ActivityKind.SEGMENT_CHANGE,
+        body=f"Segment: {old or '—'} → {contact.segment or '—'}",
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_set_tags(*, contact: Contact, membership: Membership, names: Iterable[str]) -> Contact:
+    tags = tags_resolve(team=contact.team, names=names)
+    contact.tags.set(tags)
+    activity_log(
+        contact=contact,
+        membership=membership,
+        kind=ActivityKind.TAG_CHANGE,
+        body="Tags: " + (", ".join(sorted(t.name for t in tags)) or "—"),
+    )
+    return contact

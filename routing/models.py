@@ -1,0 +1,239 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import Contact
+from teams.models import AgentTag, Membership, Team
+
+
+class Method(models.TextChoices):
+    ROUND_ROBIN = "round_robin", "Round Robin"
+    NEXT_UP = "next_up", "Next Up"
+    BLAST = "blast", "Blast Alert"
+    LEAST_OPEN = "least_open", "Least open contacts"
+    ASSIGN_DIRECTLY = "assign_directly", "Assign directly"
+
+
+class LocationMatch(models.TextChoices):
+    EXACT = "exact", "Must match"
+    EMPTY_OR_MATCH = "empty_or_match", "Empty or match"
+
+
+class Rotation(models.Model):
+    """Turn-taking state shared by a rule (or reassignment group) and its slots.
+
+    Routers lock this row with a single ``UPDATE … RETURNING`` inside the
+    contact's transaction, so concurrent routers of one rule take turns and a
+    rollback gives the turn back.
+    """
+
+    turns = models.PositiveBigIntegerField(default=0)
+    epoch = models.PositiveIntegerField(default=0, help_text="Bumped when the order is reset.")
+    reset_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Rotation #{self.pk} (epoch {self.epoch}, {self.turns} turns)"
+
+
+class RotationSlot(models.Model):
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="slots")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rotation", "membership"], name="rotation_slot_unique")
+        ]
+
+
+class RoutingRule(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="routing_rules")
+    name = models.CharField(max_length=120)
+    position = models.PositiveIntegerField(default=0)
+    is_default = models.BooleanField(default=False, editable=False)
+    is_paused = models.BooleanField(default=False)
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.ROUND_ROBIN)
+    # Criteria: every one is optional; all that are set must match.
+    sources = models.JSONField(default=list, blank=True)
+    contact_types = models.JSONField(default=list, blank=True)
+    cities = models.JSONField(default=list, blank=True)
+    zip_codes = models.JSONField(default=list, blank=True)
+    states = models.JSONField(default=list, blank=True)
+    location_match = models.CharField(
+        max_length=16, choices=LocationMatch.choices, default=LocationMatch.EXACT
+    )
+    price_min = models.DecimalField(max_digits=12, decimal_places=0, null=True, blank=True)
+    price_max = models.DecimalField(max_digits=12, decimal_places=0, null=True, blank=True)
+    tags_any = models.JSONField(default=list, blank=True)
+    tags_all = models.JSONField(default=list, blank=True)
+    require_phone = models.BooleanField(default=False)
+    require_email = models.BooleanField(default=False)
+    work_days = models.CharField(max_length=13, blank=True, default="")
+    work_start = models.TimeField(null=True, blank=True)
+    work_end = models.TimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True, default="")
+    # Distribution
+    claim_window_minutes = models.PositiveIntegerField(default=15)
+    only_online = models.BooleanField(default=False)
+    skip_paused = models.BooleanField(default=True)
+    respect_capacity = models.BooleanField(default=True)
+    direct_assignee = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    follow_up_reminder_hours = models.PositiveIntegerField(null=True, blank=True)
+    rotation = models.OneToOneField(Rotation, on_delete=models.PROTECT, related_name="rule")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["is_default", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team"], condition=Q(is_default=True), name="routing_rule_one_default"
+            ),
+            models.CheckConstraint(
+                condition=Q(work_start__isnull=True, work_end__isnull=True)
+                | Q(work_start__isnull=False, work_end__isnull=False),
+                name="routing_rule_work_hours_pair",
+            ),
+            models.CheckConstraint(
+                condition=Q(price_min__isnull=True)
+                | Q(price_max__isnull=True)
+                | Q(price_min__lte=models.F("price_max")),
+                name="routing_rule_price_range_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_default=True) | ~Q(method="assign_directly"),
+                name="routing_rule_assign_directly_default_only",
+            ),
+            models.CheckConstraint(
+                condition=Q(claim_window_minutes__gte=1), name="routing_rule_claim_window_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RuleAssignee(models.Model):
+    """A member, or every member with an agent tag (resolved at routing time)."""
+
+    rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="assignees")
+    membership = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    agent_tag = models.ForeignKey(
+        AgentTag, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    weight = models.PositiveSmallIntegerField(default=1, help_text="Relative share (percentage).")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(membership__isnull=False, agent_tag__isnull=True)
+                | Q(membership__isnull=True, agent_tag__isnull=False),
+                name="rule_assignee_member_xor_tag",
+            ),
+            models.CheckConstraint(condition=Q(weight__gte=1), name="rule_assignee_weight_positive"),
+            models.UniqueConstraint(
+                fields=["rule", "membership"],
+                condition=Q(membership__isnull=False),
+                name="rule_assignee_unique_member",
+            ),
+            models.UniqueConstraint(
+                fields=["rule", "agent_tag"],
+                condition=Q(agent_tag__isnull=False),
+                name="rule_assignee_unique_tag",
+            ),
+        ]
+
+
+class OfferKind(models.TextChoices):
+    NEXT_UP = "next_up", "Next Up"
+    BLAST = "blast", "Blast Alert"
+
+
+class OfferStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLAIMED = "claimed", "Claimed"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Offer(models.Model):
+    """A contact waiting to be claimed, with its deadline in the database."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="offers")
+    rule = models.ForeignKey(
+        RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="offers"
+    )
+    kind = models.CharField(max_length=16, choices=OfferKind.choices)
+    status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.OPEN)
+    recipients = models.ManyToManyField(Membership, through="OfferRecipient", related_name="offers")
+    deadline = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact"], condition=Q(status="open"), name="offer_one_open_per_contact"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "deadline"], name="offer_status_deadline")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} offer for {self.contact} ({self.status})"
+
+
+class OfferRecipient(models.Model):
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="offer_recipients")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["offer", "membership"], name="offer_recipient_unique")
+        ]
+
+
+class LogEvent(models.TextChoices):
+    RULE_MATCHED = "rule_matched", "Rule matched"
+    RULE_NOT_MATCHED = "rule_not_matched", "Rule did not match"
+    RULE_SKIPPED = "rule_skipped", "Rule skipped"
+    CANDIDATE_SKIPPED = "candidate_skipped", "Candidate skipped"
+    OFFER_MADE = "offer_made", "Offer made"
+    OFFER_EXPIRED = "offer_expired", "Offer expired"
+    OFFER_CLAIMED = "offer_claimed", "Offer claimed"
+    FELL_THROUGH = "fell_through", "Fell through"
+    ASSIGNED = "assigned", "Assigned"
+    FAILED = "failed", "Routing failed"
+
+
+class RoutingLog(models.Model):
+    """Why a contact did or did not follow each rule; append-only."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="routing_logs")
+    event = models.CharField(max_length=24, choices=LogEvent.choices)
+    rule = models.ForeignKey(
+        RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule_name = models.CharField(max_length=120, blank=True)
+    membership = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["contact", "created_at"], name="routing_log_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()}: {self.reason}"
