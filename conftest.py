@@ -18,7 +18,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def team(db):
-    return make_team(name="Acme Realty", owner=UserFactory(username="owner", first_name="Olive", last_name="Owner"))
+    return make_team(
+        name="Acme Realty",
+        owner=UserFactory(username="owner", first_name="Olive", last_name="Owner"),
+    )
 
 
 @pytest.fixture
@@ -28,12 +31,20 @@ def owner(team):
 
 @pytest.fixture
 def admin_member(team):
-    return make_member(team, role=Role.ADMIN, user=UserFactory(username="admin", first_name="Ada", last_name="Admin"))
+    return make_member(
+        team,
+        role=Role.ADMIN,
+        user=UserFactory(username="admin", first_name="Ada", last_name="Admin"),
+    )
 
 
 @pytest.fixture
 def agent(team):
-    return make_member(team, role=Role.AGENT, user=UserFactory(username="agent", first_name="Alan", last_name="Agent"))
+    return make_member(
+        team,
+        role=Role.AGENT,
+        user=UserFactory(username="agent", first_name="Alan", last_name="Agent"),
+    )
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Test settings: tasks run synchronously, fast hashing, mail kept in memory."""
 
-from config.settings import *  # noqa: F403
+from config.settings import *
 from config.settings import Q_CLUSTER
 
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}

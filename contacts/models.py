@@ -58,7 +58,9 @@ class Contact(models.Model):
     price_max = models.DecimalField(max_digits=12, decimal_places=0, null=True, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
     segment = models.CharField(max_length=60, blank=True)
-    status = models.CharField(max_length=16, choices=ContactStatus.choices, default=ContactStatus.NEW)
+    status = models.CharField(
+        max_length=16, choices=ContactStatus.choices, default=ContactStatus.NEW
+    )
     routing_status = models.CharField(
         max_length=16, choices=RoutingStatus.choices, default=RoutingStatus.RECEIVED
     )
@@ -108,7 +110,9 @@ class ContactRole(models.Model):
     """Who works a contact. The primary Agent role is what routing fills."""
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="roles")
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="contact_roles")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="contact_roles"
+    )
     kind = models.CharField(max_length=16, choices=RoleKind.choices)
     custom_name = models.CharField(max_length=60, blank=True)
     assigned_at = models.DateTimeField(default=timezone.now)
@@ -123,7 +127,8 @@ class ContactRole(models.Model):
                 fields=["contact", "membership", "kind", "custom_name"], name="contact_role_unique"
             ),
             models.CheckConstraint(
-                condition=Q(kind="custom", custom_name__gt="") | (~Q(kind="custom") & Q(custom_name="")),
+                condition=Q(kind="custom", custom_name__gt="")
+                | (~Q(kind="custom") & Q(custom_name="")),
                 name="contact_role_custom_named",
             ),
         ]

@@ -39,7 +39,9 @@ def tags_resolve(*, team: Team, names: Iterable[str]) -> list[Tag]:
 
 
 @transaction.atomic
-def contact_create(*, team: Team, tags: Iterable[str] = (), actor: Membership | None = None, **fields) -> Contact:
+def contact_create(
+    *, team: Team, tags: Iterable[str] = (), actor: Membership | None = None, **fields
+) -> Contact:
     """Store the contact; routing starts after commit (contacts.signals)."""
     contact = Contact(team=team, **fields)
     contact.full_clean(exclude=["team", "routed_rule"])
@@ -76,7 +78,12 @@ def _ensure_same_team(contact: Contact, membership: Membership) -> None:
 
 @transaction.atomic
 def contact_role_add(
-    *, contact: Contact, membership: Membership, kind: str, custom_name: str = "", actor: Membership | None = None
+    *,
+    contact: Contact,
+    membership: Membership,
+    kind: str,
+    custom_name: str = "",
+    actor: Membership | None = None,
 ) -> ContactRole:
     """Add an Assistant, Lender or custom role. The primary Agent is set by routing."""
     _ensure_same_team(contact, membership)
@@ -105,7 +112,9 @@ def activity_log(
     if kind not in ActivityKind.values:
         raise ValidationError(f"Unknown activity “{kind}”.")
     now = timezone.now()
-    activity = Activity.objects.create(contact=contact, membership=membership, kind=kind, body=body, created_at=now)
+    activity = Activity.objects.create(
+        contact=contact, membership=membership, kind=kind, body=body, created_at=now
+    )
     Contact.objects.filter(pk=contact.pk).update(last_contacted_at=now)
     contact.last_contacted_at = now
     timeline_add(

@@ -45,6 +45,9 @@ class RotationSlot(models.Model):
             models.UniqueConstraint(fields=["rotation", "membership"], name="rotation_slot_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.membership_id}: {self.count}"
+
 
 class RoutingRule(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="routing_rules")
@@ -136,7 +139,9 @@ class RuleAssignee(models.Model):
                 | Q(membership__isnull=True, agent_tag__isnull=False),
                 name="rule_assignee_member_xor_tag",
             ),
-            models.CheckConstraint(condition=Q(weight__gte=1), name="rule_assignee_weight_positive"),
+            models.CheckConstraint(
+                condition=Q(weight__gte=1), name="rule_assignee_weight_positive"
+            ),
             models.UniqueConstraint(
                 fields=["rule", "membership"],
                 condition=Q(membership__isnull=False),
@@ -148,6 +153,9 @@ class RuleAssignee(models.Model):
                 name="rule_assignee_unique_tag",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.membership_id or self.agent_tag_id} weight {self.weight}"
 
 
 class OfferKind(models.TextChoices):
@@ -200,6 +208,9 @@ class OfferRecipient(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["offer", "membership"], name="offer_recipient_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"offer {self.offer_id} → member {self.membership_id}"
 
 
 class LogEvent(models.TextChoices):

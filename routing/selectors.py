@@ -37,7 +37,9 @@ def contact_facts(contact: Contact, tag_names: list[str]) -> engine.ContactFacts
     )
 
 
-def member_candidate(member: Membership, *, now: datetime, position: int, weight: int) -> engine.Candidate:
+def member_candidate(
+    member: Membership, *, now: datetime, position: int, weight: int
+) -> engine.Candidate:
     return engine.Candidate(
         membership_id=member.pk,
         name=member.display_name,
@@ -67,7 +69,9 @@ class TeamRouting:
 def team_routing_load(*, team: Team, now: datetime) -> TeamRouting:
     members = {
         m.pk: m
-        for m in Membership.objects.filter(team=team).select_related("user").prefetch_related("tags")
+        for m in Membership.objects.filter(team=team)
+        .select_related("user")
+        .prefetch_related("tags")
     }
     by_tag: dict[int, list[Membership]] = defaultdict(list)
     for member in members.values():
@@ -96,7 +100,9 @@ def team_routing_load(*, team: Team, now: datetime) -> TeamRouting:
     return TeamRouting(team=team, rules=rules, members=members, owner=owner)
 
 
-def engine_rule(rule: RoutingRule, candidates: tuple[engine.Candidate, ...], team_tz: str) -> engine.Rule:
+def engine_rule(
+    rule: RoutingRule, candidates: tuple[engine.Candidate, ...], team_tz: str
+) -> engine.Rule:
     criteria = engine.Criteria(
         sources=tuple(rule.sources),
         contact_types=tuple(rule.contact_types),
@@ -154,7 +160,9 @@ def with_rotation_state(rule: engine.Rule, *, rotation_id: int) -> engine.Rule:
         rule,
         candidates=tuple(
             dataclasses.replace(
-                c, count=counts.get(c.membership_id, 0), open_contacts=open_contacts.get(c.membership_id, 0)
+                c,
+                count=counts.get(c.membership_id, 0),
+                open_contacts=open_contacts.get(c.membership_id, 0),
             )
             for c in rule.candidates
         ),
@@ -165,4 +173,6 @@ def routing_logs_for(*, membership: Membership) -> QuerySet[RoutingLog]:
     """Routing logs the member may read: their team's, with "View Routing Logs"."""
     if not membership.user.has_perm("teams.view_routing_logs", membership.team):
         return RoutingLog.objects.none()
-    return RoutingLog.objects.filter(team=membership.team).select_related("contact", "membership__user")
+    return RoutingLog.objects.filter(team=membership.team).select_related(
+        "contact", "membership__user"
+    )

@@ -47,7 +47,9 @@ def routing_schedule(*, contact_id: int) -> None:
     from django_q.tasks import async_task
 
     transaction.on_commit(
-        lambda: async_task("routing.tasks.route_contact", contact_id, task_name=f"route-{contact_id}")
+        lambda: async_task(
+            "routing.tasks.route_contact", contact_id, task_name=f"route-{contact_id}"
+        )
     )
 
 
@@ -81,7 +83,14 @@ class Run:
     how: str = ""
     logs: list[RoutingLog] = field(default_factory=list)
 
-    def log(self, event: str, reason: str, *, rule: engine.Rule | None = None, member_id: int | None = None):
+    def log(
+        self,
+        event: str,
+        reason: str,
+        *,
+        rule: engine.Rule | None = None,
+        member_id: int | None = None,
+    ):
         self.logs.append(
             RoutingLog(
                 team_id=self.contact.team_id,
@@ -110,7 +119,9 @@ def contact_route(*, contact_id: int, now: datetime | None = None) -> str:
                 return contact.routing_status
             contact.routing_started_at = now
             contact.routing_status = RoutingStatus.ROUTING
-            return _route(Run(contact=contact, state=team_routing_load(team=contact.team, now=now), now=now))
+            return _route(
+                Run(contact=contact, state=team_routing_load(team=contact.team, now=now), now=now)
+            )
     except Exception as exc:
         logger.exception("Routing contact %s failed", contact_id)
         _mark_failed(contact_id=contact_id, error=exc, now=now)
@@ -236,11 +247,13 @@ def _log_skips(run: Run, rule: engine.Rule, pick: engine.Pick) -> None:
 
 
 def _take_turn(rotation_id: int, membership_id: int, new_count: int) -> None:
-    updated = RotationSlot.objects.filter(rotation_id=rotation_id, membership_id=membership_id).update(
-        count=new_count
-    )
+    updated = RotationSlot.objects.filter(
+        rotation_id=rotation_id, membership_id=membership_id
+    ).update(count=new_count)
     if not updated:
-        RotationSlot.objects.create(rotation_id=rotation_id, membership_id=membership_id, count=new_count)
+        RotationSlot.objects.create(
+            rotation_id=rotation_id, membership_id=membership_id, count=new_count
+        )
 
 
 def _offer(run: Run, rule: engine.Rule, kind: str, member_ids: list[int]) -> str:
@@ -282,13 +295,20 @@ def _assign(run: Run, membership_id: int, *, rule: engine.Rule | None) -> str:
     """Make the member the primary Agent: routing is complete."""
     contact, member = run.contact, run.state.members[membership_id]
     ContactRole.objects.filter(contact=contact, kind=RoleKind.AGENT).delete()
-    ContactRole.objects.create(contact=contact, membership=member, kind=RoleKind.AGENT, assigned_at=run.now)
+    ContactRole.objects.create(
+        contact=contact, membership=member, kind=RoleKind.AGENT, assigned_at=run.now
+    )
     Membership.objects.filter(pk=membership_id).update(last_assigned_at=run.now)
     contact.routing_status = RoutingStatus.ASSIGNED
     contact.routing_error = ""
     contact.assigned_at = run.now
     contact.routed_rule_id = rule.id if rule else None
-    run.log(LogEvent.ASSIGNED, f"assigned to {member.display_name}: {run.how}", rule=rule, member_id=member.pk)
+    run.log(
+        LogEvent.ASSIGNED,
+        f"assigned to {member.display_name}: {run.how}",
+        rule=rule,
+        member_id=member.pk,
+    )
     timeline_add(
         contact=contact,
         kind="assigned",
@@ -324,7 +344,9 @@ class ClaimResult:
     winner: Membership | None = None
 
 
-def offer_claim(*, offer_id: int, membership: Membership, now: datetime | None = None) -> ClaimResult:
+def offer_claim(
+    *, offer_id: int, membership: Membership, now: datetime | None = None
+) -> ClaimResult:
     """First claim wins: a conditional UPDATE decides between claimers and expiry."""
     now = now or timezone.now()
     if not OfferRecipient.objects.filter(offer_id=offer_id, membership=membership).exists():
@@ -335,11 +357,20 @@ def offer_claim(*, offer_id: int, membership: Membership, now: datetime | None =
         )
         if won:
             offer = Offer.objects.select_related("contact__team").get(pk=offer_id)
-            contact = Contact.objects.select_for_update().select_related("team").get(pk=offer.contact_id)
+            contact = (
+                Contact.objects.select_for_update().select_related("team").get(pk=offer.contact_id)
+            )
             run = Run(contact=contact, state=team_routing_load(team=contact.team, now=now), now=now)
             rule = next((r for r in run.state.rules if r.id == offer.rule_id), None)
-            run.log(LogEvent.OFFER_CLAIMED, f"claimed by {membership.display_name}", rule=rule, member_id=membership.pk)
-            run.how = f"claimed {OfferKind(offer.kind).label} offer" + (f" (rule “{rule.name}”)" if rule else "")
+            run.log(
+                LogEvent.OFFER_CLAIMED,
+                f"claimed by {membership.display_name}",
+                rule=rule,
+                member_id=membership.pk,
+            )
+            run.how = f"claimed {OfferKind(offer.kind).label} offer" + (
+                f" (rule “{rule.name}”)" if rule else ""
+            )
             _assign(run, membership.pk, rule=rule)
             _finish(run)
             return ClaimResult(True, "The contact is yours.", membership)
@@ -354,10 +385,13 @@ def offer_claim(*, offer_id: int, membership: Membership, now: datetime | None =
 
 
 def offer_claim_by_activity(*, contact: Contact, membership: Membership) -> ClaimResult | None:
-    """Contacting the contact (call, text, email, note, segment or tag change) claims a Next Up offer."""
+    """Contacting the contact (call, text, email, note, segment, tags) claims a Next Up offer."""
     offer_id = (
         Offer.objects.filter(
-            contact=contact, status=OfferStatus.OPEN, kind=OfferKind.NEXT_UP, offer_recipients__membership=membership
+            contact=contact,
+            status=OfferStatus.OPEN,
+            kind=OfferKind.NEXT_UP,
+            offer_recipients__membership=membership,
         )
         .values_list("pk", flat=True)
         .first()
@@ -369,13 +403,15 @@ def offer_expire(*, offer_id: int, now: datetime | None = None) -> bool:
     """Close a lapsed offer and move the contact on. Exactly once, whoever calls it."""
     now = now or timezone.now()
     with transaction.atomic():
-        expired = Offer.objects.filter(pk=offer_id, status=OfferStatus.OPEN, deadline__lte=now).update(
-            status=OfferStatus.EXPIRED, resolved_at=now
-        )
+        expired = Offer.objects.filter(
+            pk=offer_id, status=OfferStatus.OPEN, deadline__lte=now
+        ).update(status=OfferStatus.EXPIRED, resolved_at=now)
         if not expired:
             return False
         offer = Offer.objects.get(pk=offer_id)
-        contact = Contact.objects.select_for_update().select_related("team").get(pk=offer.contact_id)
+        contact = (
+            Contact.objects.select_for_update().select_related("team").get(pk=offer.contact_id)
+        )
         run = Run(contact=contact, state=team_routing_load(team=contact.team, now=now), now=now)
         rule = next((r for r in run.state.rules if r.id == offer.rule_id), None)
         run.log(
@@ -396,7 +432,9 @@ def offers_sweep(*, now: datetime | None = None) -> int:
     """Expire every lapsed offer (the backstop for missed deadline tasks)."""
     now = now or timezone.now()
     ids = list(
-        Offer.objects.filter(status=OfferStatus.OPEN, deadline__lte=now).values_list("pk", flat=True)[:500]
+        Offer.objects.filter(status=OfferStatus.OPEN, deadline__lte=now).values_list(
+            "pk", flat=True
+        )[:500]
     )
     return sum(offer_expire(offer_id=offer_id, now=now) for offer_id in ids)
 
@@ -407,7 +445,11 @@ def routing_retry_sweep(*, now: datetime | None = None, stale_seconds: int = 60)
     stale = now - timezone.timedelta(seconds=stale_seconds)
     ids = list(
         Contact.objects.filter(
-            routing_status__in=[RoutingStatus.RECEIVED, RoutingStatus.ROUTING, RoutingStatus.FAILED],
+            routing_status__in=[
+                RoutingStatus.RECEIVED,
+                RoutingStatus.ROUTING,
+                RoutingStatus.FAILED,
+            ],
             routing_attempts__lt=MAX_ROUTING_ATTEMPTS,
             updated_at__lte=stale,
         ).values_list("pk", flat=True)[:200]
@@ -431,19 +473,23 @@ def _require(actor: Membership, perm: str, team_id: int) -> None:
 
 
 def contact_reroute(*, actor: Membership | None, contact: Contact) -> str:
-    """Run routing again from rule 1: any open offer is cancelled, the current Agent kept until then."""
+    """Route again from rule 1: an open offer is cancelled, the Agent kept until replaced."""
     if actor is not None:
         _require(actor, "manage_lead_distribution", contact.team_id)
     with transaction.atomic():
         Offer.objects.filter(contact=contact, status=OfferStatus.OPEN).update(
             status=OfferStatus.CANCELLED, resolved_at=timezone.now()
         )
-        Contact.objects.filter(pk=contact.pk).update(routing_status=RoutingStatus.RECEIVED, routing_attempts=0)
+        Contact.objects.filter(pk=contact.pk).update(
+            routing_status=RoutingStatus.RECEIVED, routing_attempts=0
+        )
     return contact_route(contact_id=contact.pk)
 
 
 @transaction.atomic
-def contact_assign_directly(*, actor: Membership | None, contact: Contact, membership: Membership) -> None:
+def contact_assign_directly(
+    *, actor: Membership | None, contact: Contact, membership: Membership
+) -> None:
     """An admin makes a member the primary Agent, closing any open offer."""
     if actor is not None:
         _require(actor, "manage_lead_distribution", contact.team_id)
@@ -477,4 +523,6 @@ def default_rule_ensure(*, team: Team) -> RoutingRule:
 def rule_rotation_reset(*, rule: RoutingRule) -> None:
     """Start the order of distribution again from the top (seed 000)."""
     RotationSlot.objects.filter(rotation_id=rule.rotation_id).delete()
-    Rotation.objects.filter(pk=rule.rotation_id).update(epoch=F("epoch") + 1, reset_at=timezone.now())
+    Rotation.objects.filter(pk=rule.rotation_id).update(
+        epoch=F("epoch") + 1, reset_at=timezone.now()
+    )

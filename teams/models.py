@@ -57,7 +57,9 @@ class Group(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["team", "parent", "name"], name="group_unique_name"),
-            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="group_not_own_parent"),
+            models.CheckConstraint(
+                condition=~Q(parent=models.F("id")), name="group_not_own_parent"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -70,7 +72,9 @@ class AgentTag(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["team", "name"], name="agent_tag_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="agent_tag_unique_name")
+        ]
 
     def __str__(self) -> str:
         return self.name

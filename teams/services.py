@@ -81,7 +81,9 @@ def membership_add(
     if role == Role.OWNER:
         raise ValidationError("A team has exactly one owner; transfer ownership instead.")
     if profile is None:
-        profile = team.permission_profiles.filter(name="Admin" if role == Role.ADMIN else "Agent").first()
+        profile = team.permission_profiles.filter(
+            name="Admin" if role == Role.ADMIN else "Agent"
+        ).first()
     if profile is not None and profile.team_id != team.id:
         raise ValidationError("That permission profile belongs to another team.")
     membership = Membership.objects.create(
@@ -114,7 +116,9 @@ def membership_update(*, actor: Membership | None, membership: Membership, **fie
 
 
 @transaction.atomic
-def permission_profile_save(*, actor: Membership | None, profile: PermissionProfile) -> PermissionProfile:
+def permission_profile_save(
+    *, actor: Membership | None, profile: PermissionProfile
+) -> PermissionProfile:
     """Save a profile and re-sync every member who holds it."""
     if actor is not None:
         require_perm(actor=actor, perm=perms.MANAGE_TEAM)
@@ -128,7 +132,11 @@ def permission_profile_save(*, actor: Membership | None, profile: PermissionProf
 
 
 def membership_set_availability(
-    *, membership: Membership, is_online: bool | None = None, paused: bool | None = None, paused_until=None
+    *,
+    membership: Membership,
+    is_online: bool | None = None,
+    paused: bool | None = None,
+    paused_until=None,
 ) -> Membership:
     """A member going online/offline or pausing (vacation until a date)."""
     if is_online is not None:

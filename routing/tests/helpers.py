@@ -1,0 +1,35 @@
+"""Small builders for routing tests: rules through the real services."""
+
+from contacts.models import Contact
+from contacts.services import contact_create
+from routing.models import RoutingLog
+from routing.rules import AssigneeSpec, rule_create
+
+
+def rule(team, name, *members, method="round_robin", weights=None, tags=(), **fields):
+    specs = [
+        AssigneeSpec(membership=m, weight=(weights[i] if weights else 1)) for i, m in enumerate(members)
+    ]
+    specs += [AssigneeSpec(agent_tag=t) for t in tags]
+    return rule_create(actor=None, team=team, name=name, method=method, assignees=specs, **fields)
+
+
+def new_contact(team, capture, **fields) -> Contact:
+    """Create a contact as every intake path does and let routing run after commit."""
+    fields.setdefault("first_name", "Lead")
+    fields.setdefault("source", "Zillow")
+    with capture(execute=True):
+        contact = contact_create(team=team, **fields)
+    contact.refresh_from_db()
+    return contact
+
+
+def agent_of(contact: Contact):
+    role = contact.roles.filter(kind="agent").select_related("membership").first()
+    return role.membership if role else None
+
+
+def log_lines(contact: Contact) -> list[tuple[str, str, str]]:
+    return list(
+        RoutingLog.objects.filter(contact=contact).values_list("event", "rule_name", "reason")
+    )
