@@ -401,10 +401,10 @@ def _effective_count(c: Candidate, others: Sequence[Candidate]) -> int:
 
     Without this floor, a member paused while others took 30 turns would take the next 30
     contacts in a row. The floor is one of their own turns below the least-served other member's
-    share: floor(w * min(c_j / w_j)) - 1. In an undisturbed rotation every count is already
-    at or above it, so only returning members are affected. (The brief's variant,
-    floor(w * min((c_j + 1) / w_j)) - 2, also lifts heavy members in a normal weighted
-    rotation, e.g. 70/20/10, and breaks the shares.)
+    share: floor(w * min(c_j / w_j)) - 1. In an undisturbed rotation every count is already at
+    or above it (each pick keeps c_j / w_j <= (c_i + 1) / w_i), so only returners are lifted.
+    Measuring against (c_j + 1) / w_j instead would also lift heavy members of a normal
+    weighted rotation (e.g. 70/20/10) and break the shares.
     """
     if not others:
         return c.count
@@ -413,6 +413,8 @@ def _effective_count(c: Candidate, others: Sequence[Candidate]) -> int:
 
 
 def pick_next(rule: Rule, now: datetime, *, exclude_ids: Collection[int] = ()) -> Pick:
+    if rule.method not in (ROUND_ROBIN, NEXT_UP, LEAST_OPEN, ASSIGN_DIRECTLY):
+        raise ValueError(f"pick_next does not handle method {rule.method!r}")  # Blast: recipients
     if rule.method == ASSIGN_DIRECTLY:
         # The owner chose this person explicitly, so availability is deliberately ignored.
         chosen = next(
@@ -435,8 +437,6 @@ def pick_next(rule: Rule, now: datetime, *, exclude_ids: Collection[int] = ()) -
             ),
         )
         return _pick(rule, chosen, eligible, reasons, chosen.count + 1)
-    if rule.method not in (ROUND_ROBIN, NEXT_UP):
-        raise ValueError(f"pick_next does not handle method {rule.method!r}")
     # Deficit rotation: whoever is furthest below their weighted share goes next, so a member
     # skipped while unavailable keeps their turn instead of losing it to a fixed cursor.
     effective = {

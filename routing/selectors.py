@@ -64,6 +64,7 @@ class TeamRouting:
     rules: list[engine.Rule]
     members: dict[int, Membership]
     owner: Membership | None
+    rotation_ids: dict[int, int]
 
 
 def team_routing_load(*, team: Team, now: datetime) -> TeamRouting:
@@ -77,8 +78,9 @@ def team_routing_load(*, team: Team, now: datetime) -> TeamRouting:
     for member in members.values():
         for tag in member.tags.all():
             by_tag[tag.pk].append(member)
-    rules = []
+    rules, rotation_ids = [], {}
     for rule in RoutingRule.objects.filter(team=team).prefetch_related("assignees"):
+        rotation_ids[rule.pk] = rule.rotation_id
         candidates: dict[int, engine.Candidate] = {}
         for assignee in rule.assignees.all():
             group = (
@@ -97,7 +99,9 @@ def team_routing_load(*, team: Team, now: datetime) -> TeamRouting:
             )
         rules.append(engine_rule(rule, tuple(candidates.values()), team.time_zone))
     owner = next((m for m in members.values() if m.role == "owner"), None)
-    return TeamRouting(team=team, rules=rules, members=members, owner=owner)
+    return TeamRouting(
+        team=team, rules=rules, members=members, owner=owner, rotation_ids=rotation_ids
+    )
 
 
 def engine_rule(

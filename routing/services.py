@@ -211,7 +211,7 @@ def _distribute(run: Run, rule: engine.Rule) -> str | None:
         run.how = "assigned directly by the default rule"
         return _assign(run, pick.chosen.membership_id, rule=rule)
 
-    rotation_id = RoutingRule.objects.values_list("rotation_id", flat=True).get(pk=rule.id)
+    rotation_id = run.state.rotation_ids[rule.id]
     # Taking the rotation row's lock serialises routers of this rule until
     # commit; a rollback releases the turn untaken.
     Rotation.objects.filter(pk=rotation_id).update(turns=F("turns") + 1)
@@ -526,3 +526,13 @@ def rule_rotation_reset(*, rule: RoutingRule) -> None:
     Rotation.objects.filter(pk=rule.rotation_id).update(
         epoch=F("epoch") + 1, reset_at=timezone.now()
     )
+
+
+def routing_logs_prune(*, now: datetime | None = None) -> int:
+    """Delete routing log rows older than the retention (at least 30 days by default)."""
+    from django.conf import settings
+
+    now = now or timezone.now()
+    cutoff = now - timezone.timedelta(days=max(settings.ROUTING_LOG_RETENTION_DAYS, 1))
+    deleted, _ = RoutingLog.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -16,3 +16,7 @@ def sweep() -> dict[str, int]:
         "offers_expired": services.offers_sweep(),
         "contacts_rerouted": services.routing_retry_sweep(),
     }
+
+
+def prune_logs() -> int:
+    return services.routing_logs_prune()

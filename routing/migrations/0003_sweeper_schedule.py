@@ -7,10 +7,14 @@ def add_schedule(apps, schema_editor):
         name="routing-sweep",
         defaults={"func": "routing.tasks.sweep", "schedule_type": "I", "minutes": 1, "repeats": -1},
     )
+    Schedule.objects.update_or_create(
+        name="routing-log-prune",
+        defaults={"func": "routing.tasks.prune_logs", "schedule_type": "D", "repeats": -1},
+    )
 
 
 def remove_schedule(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name="routing-sweep").delete()
+    apps.get_model("django_q", "Schedule").objects.filter(name__in=["routing-sweep", "routing-log-prune"]).delete()
 
 
 class Migration(migrations.Migration):

@@ -8,7 +8,8 @@ from routing.rules import AssigneeSpec, rule_create
 
 def rule(team, name, *members, method="round_robin", weights=None, tags=(), **fields):
     specs = [
-        AssigneeSpec(membership=m, weight=(weights[i] if weights else 1)) for i, m in enumerate(members)
+        AssigneeSpec(membership=m, weight=(weights[i] if weights else 1))
+        for i, m in enumerate(members)
     ]
     specs += [AssigneeSpec(agent_tag=t) for t in tags]
     return rule_create(actor=None, team=team, name=name, method=method, assignees=specs, **fields)

@@ -72,7 +72,7 @@ def test_first_matching_rule_wins_and_log_says_why_rule_one_was_skipped(team, ag
     assert lines[0][0] == LogEvent.RULE_NOT_MATCHED
     assert lines[0][1] == "Facebook only"
     assert "Zillow" in lines[0][2]
-    assert (LogEvent.RULE_MATCHED, "Zillow") == lines[1][:2]
+    assert lines[1][:2] == (LogEvent.RULE_MATCHED, "Zillow")
     assert not any(name == "Everything" for _, name, _ in lines)
 
 
@@ -225,7 +225,9 @@ def test_default_rule_next_up_only_offers_members_not_in_earlier_rules(team, age
     rule(team, "Facebook", agents[0], sources=["Facebook"])
     default = RoutingRule.objects.get(team=team, is_default=True)
     rule_update(actor=None, rule=default, method="next_up")
-    rule_set_assignees(actor=None, rule=default, assignees=[AssigneeSpec(membership=a) for a in agents])
+    rule_set_assignees(
+        actor=None, rule=default, assignees=[AssigneeSpec(membership=a) for a in agents]
+    )
     contact = new_contact(team, capture, source="Zillow")
     assert list(contact.offers.get().recipients.all()) == [agents[1]]
 
@@ -239,7 +241,9 @@ def test_changing_assignees_resets_order_but_weights_alone_do_not(team, agents, 
     )
     assert reset is False
     assert RotationSlot.objects.filter(rotation=r.rotation).exists()
-    reset = rule_set_assignees(actor=None, rule=r, assignees=[AssigneeSpec(membership=a) for a in agents])
+    reset = rule_set_assignees(
+        actor=None, rule=r, assignees=[AssigneeSpec(membership=a) for a in agents]
+    )
     assert reset is True
     assert not RotationSlot.objects.filter(rotation=r.rotation).exists()
     assert agent_of(new_contact(team, capture)) == agents[0]
@@ -249,16 +253,24 @@ def test_rolled_back_routing_takes_no_turn(team, agents, capture):
     r = rule(team, "All", *agents)
     contact = new_contact(team, capture, source="x", first_name="Held")
     services.contact_reroute(actor=None, contact=contact)  # routed again: agents[1]
-    with pytest.raises(RuntimeError), transaction.atomic():
-        c2 = new_contact(team, capture)
-        assert agent_of(c2) == agents[2]
-        raise RuntimeError("boom")
-    counts = dict(RotationSlot.objects.filter(rotation=r.rotation).values_list("membership_id", "count"))
+
+    def route_then_fail():
+        with transaction.atomic():
+            assert agent_of(new_contact(team, capture)) == agents[2]
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        route_then_fail()
+    counts = dict(
+        RotationSlot.objects.filter(rotation=r.rotation).values_list("membership_id", "count")
+    )
     assert counts == {agents[0].pk: 1, agents[1].pk: 1}
     assert agent_of(new_contact(team, capture)) == agents[2]
 
 
-def test_routing_failure_marks_contact_failed_and_sweeper_retries(team, agents, capture, monkeypatch):
+def test_routing_failure_marks_contact_failed_and_sweeper_retries(
+    team, agents, capture, monkeypatch
+):
     rule(team, "All", *agents)
 
     def broken(*args, **kwargs):
@@ -278,7 +290,9 @@ def test_routing_failure_marks_contact_failed_and_sweeper_retries(team, agents, 
     assert contact.routing_status == RoutingStatus.ASSIGNED
 
 
-def test_assign_directly_needs_lead_distribution_permission(team, agents, agent, admin_member, capture):
+def test_assign_directly_needs_lead_distribution_permission(
+    team, agents, agent, admin_member, capture
+):
     contact = new_contact(team, capture)
     with pytest.raises(PermissionDenied):
         services.contact_assign_directly(actor=agent, contact=contact, membership=agents[0])

@@ -1,0 +1,957 @@
+"""Table-driven tests for the pure routing engine: no database, fixed aware datetimes."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from routing.engine import (
+    ASSIGN_DIRECTLY,
+    BLAST,
+    LEAST_OPEN,
+    NEXT_UP,
+    PLAN_METHODS,
+    REASON_TEXT,
+    ROUND_ROBIN,
+    Candidate,
+    ContactFacts,
+    Criteria,
+    Rule,
+    Skip,
+    SkipReason,
+    WorkingHours,
+    blast_recipients,
+    default_rule_pool,
+    eligibility,
+    is_expired,
+    match_criteria,
+    method_allowed,
+    offer_deadline,
+    pick_next,
+    select_rule,
+    within_hours,
+)
+
+MON_14 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # Monday; 09:00 in New York (EST, UTC-5)
+NY = "America/New_York"
+WEEKDAYS = frozenset(range(5))
+NINE_TO_FIVE_NY = WorkingHours(WEEKDAYS, time(9), time(17), NY)
+NIGHT_SHIFT_UTC = WorkingHours(WEEKDAYS, time(22), time(6), "UTC")
+
+
+def at(day: int, hour: int, minute: int = 0, tz: str = "UTC") -> datetime:
+    """A moment in the week of Monday 2 March 2026 (day 2 = Monday ... 8 = Sunday)."""
+    return datetime(2026, 3, day, hour, minute, tzinfo=ZoneInfo(tz))
+
+
+def member(mid: int, **kwargs) -> Candidate:
+    kwargs.setdefault("position", mid)
+    return Candidate(membership_id=mid, name=f"m{mid}", **kwargs)
+
+
+def rule(rid: int = 1, method: str = ROUND_ROBIN, **kwargs) -> Rule:
+    kwargs.setdefault("position", rid)
+    return Rule(id=rid, name=f"rule {rid}", method=method, **kwargs)
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+ALL_METHODS = (ROUND_ROBIN, LEAST_OPEN, ASSIGN_DIRECTLY, NEXT_UP, BLAST)
+ALLOWED = {
+    "basic": {ROUND_ROBIN, LEAST_OPEN, ASSIGN_DIRECTLY},
+    "pro": {ROUND_ROBIN, LEAST_OPEN, ASSIGN_DIRECTLY, NEXT_UP},
+    "premier": set(ALL_METHODS),
+}
+
+
+@pytest.mark.parametrize(
+    ("plan", "method"), list(itertools.product(["basic", "pro", "premier", "free"], ALL_METHODS))
+)
+def test_method_allowed_follows_plan_table(plan, method):
+    assert method_allowed(plan, method) is (method in ALLOWED.get(plan, set()))
+
+
+def test_plan_methods_lists_exactly_the_three_plans():
+    assert {plan: set(methods) for plan, methods in PLAN_METHODS.items()} == ALLOWED
+
+
+def test_reason_text_covers_every_skip_reason():
+    reasons = {v for k, v in vars(SkipReason).items() if not k.startswith("_")}
+    assert set(REASON_TEXT) == reasons
+    assert REASON_TEXT[SkipReason.PAUSED] == "paused or on vacation"
+
+
+# --- working hours -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hours", "now", "expected"),
+    [
+        pytest.param(None, MON_14, True, id="no-hours-always"),
+        pytest.param(NINE_TO_FIVE_NY, MON_14, True, id="start-inclusive-09:00-ny"),
+        pytest.param(NINE_TO_FIVE_NY, at(2, 13, 59), False, id="08:59-ny-before-start"),
+        pytest.param(NINE_TO_FIVE_NY, at(2, 21, 59), True, id="16:59-ny"),
+        pytest.param(NINE_TO_FIVE_NY, at(2, 22, 0), False, id="end-exclusive-17:00-ny"),
+        pytest.param(NINE_TO_FIVE_NY, at(7, 14), False, id="saturday"),
+        pytest.param(NINE_TO_FIVE_NY, at(6, 21, 30), True, id="friday-16:30-ny"),
+        # 02:00 UTC Saturday is still Friday 21:00 in New York.
+        pytest.param(
+            WorkingHours(frozenset({4}), time(20), time(22), NY),
+            at(7, 2),
+            True,
+            id="utc-saturday-is-ny-friday",
+        ),
+        # After the 8 March DST switch New York is UTC-4: 13:00 UTC is 09:00 local.
+        pytest.param(NINE_TO_FIVE_NY, at(9, 13), True, id="dst-edt-09:00"),
+        pytest.param(NINE_TO_FIVE_NY, at(9, 12, 59), False, id="dst-edt-08:59"),
+        pytest.param(NINE_TO_FIVE_NY, at(2, 9, tz=NY), True, id="now-in-other-zone"),
+        pytest.param(
+            WorkingHours(frozenset(), time(9), time(17), "UTC"),
+            at(8, 10),
+            True,
+            id="empty-days-every-day",
+        ),
+        pytest.param(
+            WorkingHours(frozenset({6}), time(0), time(0), "UTC"),
+            at(8, 23, 59),
+            True,
+            id="start-equals-end-whole-day",
+        ),
+        pytest.param(
+            WorkingHours(frozenset({6}), time(0), time(0), "UTC"),
+            at(2, 12),
+            False,
+            id="whole-day-wrong-weekday",
+        ),
+        pytest.param(NIGHT_SHIFT_UTC, at(2, 22), True, id="overnight-start-inclusive"),
+        pytest.param(NIGHT_SHIFT_UTC, at(2, 21, 59), False, id="overnight-before-start"),
+        pytest.param(NIGHT_SHIFT_UTC, at(3, 5, 59), True, id="overnight-tuesday-morning"),
+        pytest.param(NIGHT_SHIFT_UTC, at(3, 6), False, id="overnight-end-exclusive"),
+        pytest.param(NIGHT_SHIFT_UTC, at(3, 12), False, id="overnight-midday"),
+        # Saturday 02:00 belongs to Friday's shift; Monday 02:00 to Sunday's, which is off.
+        pytest.param(NIGHT_SHIFT_UTC, at(7, 2), True, id="overnight-saturday-counts-friday"),
+        pytest.param(NIGHT_SHIFT_UTC, at(2, 2), False, id="overnight-monday-counts-sunday"),
+        pytest.param(NIGHT_SHIFT_UTC, at(7, 22), False, id="overnight-saturday-start"),
+    ],
+)
+def test_within_hours_table(hours, now, expected):
+    assert within_hours(hours, now) is expected
+
+
+def test_within_hours_rejects_naive_datetime():
+    with pytest.raises(ValueError, match="aware"):
+        within_hours(NINE_TO_FIVE_NY, datetime(2026, 3, 2, 14))
+
+
+def test_working_hours_describe_names_days_window_and_zone():
+    assert NINE_TO_FIVE_NY.describe() == "Mon, Tue, Wed, Thu, Fri 09:00-17:00 America/New_York"
+    assert WorkingHours(frozenset(), time(22), time(6), "UTC").describe() == (
+        "every day 22:00-06:00 UTC"
+    )
+
+
+# --- criteria ----------------------------------------------------------------------------------
+
+D = Decimal
+EMPTY_OR = "empty_or_match"
+FULL = ContactFacts(
+    source="Zillow",
+    contact_type="Buyer",
+    city="Austin",
+    zip_code="78701",
+    state="TX",
+    price_min=D(300_000),
+    price_max=D(400_000),
+    tags=frozenset({"Hot", "First-time"}),
+    has_phone=True,
+    has_email=True,
+    created_at=MON_14,
+)
+NO_PRICE = ContactFacts()
+
+
+def price(low, high) -> ContactFacts:
+    return ContactFacts(
+        price_min=None if low is None else D(low), price_max=None if high is None else D(high)
+    )
+
+
+def prange(low, high) -> Criteria:
+    return Criteria(
+        price_min=None if low is None else D(low), price_max=None if high is None else D(high)
+    )
+
+
+@pytest.mark.parametrize(
+    ("criteria", "contact", "failed"),
+    [
+        pytest.param(Criteria(), NO_PRICE, "", id="no-criteria"),
+        # source / type: exact, case-insensitive, trimmed
+        pytest.param(Criteria(sources=("Zillow", "Website")), FULL, "", id="source-pass"),
+        pytest.param(Criteria(sources=("  zILLOW ",)), FULL, "", id="source-case-trim-rule"),
+        pytest.param(
+            Criteria(sources=("zillow",)),
+            ContactFacts(source=" ZILLOW "),
+            "",
+            id="source-case-trim-contact",
+        ),
+        pytest.param(Criteria(sources=("Facebook",)), FULL, "source", id="source-fail"),
+        pytest.param(
+            Criteria(sources=("Facebook",), location_match=EMPTY_OR),
+            ContactFacts(),
+            "source",
+            id="source-empty-fails-even-empty-or-match",
+        ),
+        pytest.param(Criteria(contact_types=("buyer",)), FULL, "", id="type-pass"),
+        pytest.param(Criteria(contact_types=("Seller",)), FULL, "contact_type", id="type-fail"),
+        # location: exact vs empty-or-match
+        pytest.param(Criteria(cities=("AUSTIN",)), FULL, "", id="city-pass"),
+        pytest.param(Criteria(cities=("Dallas",)), FULL, "city", id="city-fail"),
+        pytest.param(
+            Criteria(cities=("Dallas",)),
+            ContactFacts(city="  "),
+            "city",
+            id="city-empty-exact-fails",
+        ),
+        pytest.param(
+            Criteria(cities=("Dallas",), location_match=EMPTY_OR),
+            ContactFacts(),
+            "",
+            id="city-empty-or-match-passes",
+        ),
+        pytest.param(
+            Criteria(cities=("Dallas",), location_match=EMPTY_OR),
+            FULL,
+            "city",
+            id="city-empty-or-match-mismatch-fails",
+        ),
+        pytest.param(Criteria(zip_codes=(" 78701 ",)), FULL, "", id="zip-pass"),
+        pytest.param(Criteria(zip_codes=("10001",)), FULL, "zip_code", id="zip-fail"),
+        pytest.param(
+            Criteria(zip_codes=("10001",)), ContactFacts(), "zip_code", id="zip-empty-exact-fails"
+        ),
+        pytest.param(
+            Criteria(zip_codes=("10001",), location_match=EMPTY_OR),
+            ContactFacts(),
+            "",
+            id="zip-empty-or-match-passes",
+        ),
+        pytest.param(Criteria(states=("tx",)), FULL, "", id="state-pass"),
+        pytest.param(Criteria(states=("CA",)), FULL, "state", id="state-fail"),
+        pytest.param(Criteria(states=("CA",)), ContactFacts(), "state", id="state-empty-exact"),
+        pytest.param(
+            Criteria(states=("CA",), location_match=EMPTY_OR),
+            ContactFacts(),
+            "",
+            id="state-empty-or-match",
+        ),
+        # price: inclusive overlap, open ends on either side, no price fails
+        pytest.param(prange(100_000, 350_000), FULL, "", id="price-overlap-low"),
+        pytest.param(prange(350_000, 900_000), FULL, "", id="price-overlap-high"),
+        pytest.param(prange(320_000, 330_000), FULL, "", id="price-rule-inside-contact"),
+        pytest.param(prange(100_000, 900_000), FULL, "", id="price-contact-inside-rule"),
+        pytest.param(prange(400_000, 500_000), FULL, "", id="price-touching-upper-edge"),
+        pytest.param(prange(200_000, 300_000), FULL, "", id="price-touching-lower-edge"),
+        pytest.param(prange(100_000, 299_999), FULL, "price", id="price-rule-below"),
+        pytest.param(prange(400_001, 500_000), FULL, "price", id="price-rule-above"),
+        pytest.param(prange(None, 300_000), FULL, "", id="price-rule-open-min-pass"),
+        pytest.param(prange(None, 299_999), FULL, "price", id="price-rule-open-min-fail"),
+        pytest.param(prange(400_000, None), FULL, "", id="price-rule-open-max-pass"),
+        pytest.param(prange(400_001, None), FULL, "price", id="price-rule-open-max-fail"),
+        pytest.param(
+            prange(100_000, 200_000), price(150_000, None), "", id="price-contact-open-max-pass"
+        ),
+        pytest.param(
+            prange(100_000, 200_000),
+            price(250_000, None),
+            "price",
+            id="price-contact-open-max-fail",
+        ),
+        pytest.param(
+            prange(300_000, 400_000), price(None, 300_000), "", id="price-contact-open-min-pass"
+        ),
+        pytest.param(
+            prange(300_000, 400_000),
+            price(None, 250_000),
+            "price",
+            id="price-contact-open-min-fail",
+        ),
+        pytest.param(prange(None, 100), price(500, None), "price", id="price-both-open-apart"),
+        pytest.param(prange(None, 500), price(None, 100), "", id="price-both-open-same-side"),
+        pytest.param(prange(100_000, 200_000), NO_PRICE, "price", id="price-contact-no-price"),
+        pytest.param(prange(100_000, None), NO_PRICE, "price", id="price-no-price-open-rule"),
+        # tags
+        pytest.param(Criteria(tags_any=frozenset({"hot", "cold"})), FULL, "", id="tags-any-pass"),
+        pytest.param(Criteria(tags_any=frozenset({" HOT "})), FULL, "", id="tags-any-case-trim"),
+        pytest.param(
+            Criteria(tags_any=frozenset({"cold", "vip"})), FULL, "tags_any", id="tags-any-fail"
+        ),
+        pytest.param(
+            Criteria(tags_any=frozenset({"hot"})), ContactFacts(), "tags_any", id="tags-any-no-tags"
+        ),
+        pytest.param(
+            Criteria(tags_all=frozenset({"hot", "first-time"})), FULL, "", id="tags-all-pass"
+        ),
+        pytest.param(
+            Criteria(tags_all=frozenset({"hot", "vip"})),
+            FULL,
+            "tags_all",
+            id="tags-all-one-missing",
+        ),
+        pytest.param(
+            Criteria(tags_any=frozenset({"hot"}), tags_all=frozenset({"vip"})),
+            FULL,
+            "tags_all",
+            id="tags-any-pass-all-fail",
+        ),
+        # phone / email
+        pytest.param(Criteria(require_phone=True), FULL, "", id="phone-pass"),
+        pytest.param(
+            Criteria(require_phone=True), ContactFacts(has_email=True), "phone", id="phone-fail"
+        ),
+        pytest.param(Criteria(require_email=True), FULL, "", id="email-pass"),
+        pytest.param(
+            Criteria(require_email=True), ContactFacts(has_phone=True), "email", id="email-fail"
+        ),
+        # the rule's working hours judge when the contact was created
+        pytest.param(Criteria(working_hours=NINE_TO_FIVE_NY), FULL, "", id="hours-created-in"),
+        pytest.param(
+            Criteria(working_hours=NINE_TO_FIVE_NY),
+            ContactFacts(created_at=at(7, 14)),
+            "working_hours",
+            id="hours-created-out",
+        ),
+        # first failure in the documented order wins
+        pytest.param(
+            Criteria(sources=("x",), states=("x",), require_phone=True),
+            ContactFacts(),
+            "source",
+            id="order-source-first",
+        ),
+        pytest.param(
+            Criteria(states=("x",), price_min=D(1)),
+            ContactFacts(),
+            "state",
+            id="order-state-before-price",
+        ),
+        pytest.param(
+            Criteria(require_phone=True, require_email=True),
+            ContactFacts(),
+            "phone",
+            id="order-phone-before-email",
+        ),
+        pytest.param(
+            Criteria(require_email=True, working_hours=NINE_TO_FIVE_NY),
+            ContactFacts(created_at=at(7, 14)),
+            "email",
+            id="order-email-before-hours",
+        ),
+        pytest.param(
+            Criteria(
+                sources=("Zillow",),
+                contact_types=("Buyer",),
+                cities=("Austin",),
+                zip_codes=("78701",),
+                states=("TX",),
+                price_min=D(1),
+                tags_any=frozenset({"hot"}),
+                tags_all=frozenset({"first-time"}),
+                require_phone=True,
+                require_email=True,
+                working_hours=NINE_TO_FIVE_NY,
+            ),
+            FULL,
+            "",
+            id="all-criteria-pass",
+        ),
+    ],
+)
+def test_match_criteria_table(criteria, contact, failed):
+    result = match_criteria(criteria, contact, MON_14)
+    assert (result.matched, result.criterion) == (failed == "", failed)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"), [(MON_14, True), (at(7, 14), False)], ids=["weekday", "saturday"]
+)
+def test_match_criteria_hours_use_now_without_created_at(now, expected):
+    result = match_criteria(Criteria(working_hours=NINE_TO_FIVE_NY), ContactFacts(), now)
+    assert result.matched is expected
+
+
+def test_match_criteria_hours_prefer_created_at_over_now():
+    contact = ContactFacts(created_at=at(7, 14))  # created on Saturday, routed on Monday
+    assert not match_criteria(Criteria(working_hours=NINE_TO_FIVE_NY), contact, MON_14).matched
+
+
+@pytest.mark.parametrize(
+    ("criteria", "contact", "reason"),
+    [
+        (Criteria(), ContactFacts(), "no criteria: matches every contact"),
+        (Criteria(location_match=EMPTY_OR), ContactFacts(), "no criteria: matches every contact"),
+        (Criteria(sources=("Zillow",)), FULL, "matched all criteria"),
+        (
+            Criteria(sources=("Website", "Facebook")),
+            ContactFacts(source="Zillow"),
+            "source 'Zillow' is not one of: Facebook, Website",
+        ),
+        (Criteria(contact_types=("Seller",)), FULL, "contact type 'Buyer' is not one of: Seller"),
+        (
+            Criteria(cities=("Dallas", "Austin")),
+            ContactFacts(),
+            "city is empty; rule needs one of: Austin, Dallas",
+        ),
+        (Criteria(zip_codes=("10001",)), FULL, "zip code '78701' is not one of: 10001"),
+        (prange(100_000, 200_000), NO_PRICE, "contact has no price; rule needs 100,000-200,000"),
+        (prange(500_000, None), FULL, "price 300,000-400,000 does not overlap at least 500,000"),
+        (
+            prange(None, 100),
+            price(200_000, None),
+            "price at least 200,000 does not overlap up to 100",
+        ),
+        (Criteria(tags_any=frozenset({"vip", "cold"})), FULL, "tags include none of: cold, vip"),
+        (Criteria(tags_all=frozenset({"Hot", "VIP"})), FULL, "tags are missing: VIP"),
+        (Criteria(require_phone=True), ContactFacts(), "contact has no phone number"),
+        (Criteria(require_email=True), ContactFacts(), "contact has no email address"),
+        (
+            Criteria(working_hours=NINE_TO_FIVE_NY),
+            ContactFacts(created_at=at(7, 14)),
+            "created outside the rule's working hours "
+            "(Mon, Tue, Wed, Thu, Fri 09:00-17:00 America/New_York)",
+        ),
+    ],
+)
+def test_match_criteria_reason_sentences(criteria, contact, reason):
+    assert match_criteria(criteria, contact, MON_14).reason == reason
+
+
+def test_match_criteria_reason_truncates_long_lists():
+    sources = tuple(f"s{i:02}" for i in range(20))
+    reason = match_criteria(Criteria(sources=sources), ContactFacts(source="x"), MON_14).reason
+    assert reason == "source 'x' is not one of: s00, s01, s02, s03, s04, s05, s06, s07, ..."
+
+
+# --- select_rule -------------------------------------------------------------------------------
+
+ZILLOW = ContactFacts(source="Zillow")
+MATCH_ZILLOW = Criteria(sources=("zillow",))
+MATCH_WEB = Criteria(sources=("website",))
+DEFAULT = rule(99, ROUND_ROBIN, position=0, is_default=True)
+
+
+def outcomes(selection) -> list[tuple[int, str]]:
+    return [(e.rule_id, e.outcome) for e in selection.evaluations]
+
+
+@pytest.mark.parametrize(
+    ("rules", "chosen", "trail"),
+    [
+        pytest.param(
+            [rule(1, criteria=MATCH_ZILLOW), DEFAULT], 1, [(1, "matched")], id="first-rule-matches"
+        ),
+        pytest.param(
+            [rule(1, criteria=MATCH_WEB), rule(2, criteria=MATCH_ZILLOW), DEFAULT],
+            2,
+            [(1, "not_matched"), (2, "matched")],
+            id="second-rule-matches",
+        ),
+        pytest.param(
+            [rule(1, criteria=MATCH_ZILLOW), rule(2, criteria=MATCH_ZILLOW), DEFAULT],
+            1,
+            [(1, "matched")],
+            id="stops-after-first-match",
+        ),
+        pytest.param(
+            [
+                rule(2, position=1, criteria=MATCH_ZILLOW),
+                rule(1, position=5, criteria=MATCH_ZILLOW),
+                DEFAULT,
+            ],
+            2,
+            [(2, "matched")],
+            id="position-beats-id",
+        ),
+        pytest.param(
+            [
+                rule(7, position=1, criteria=MATCH_ZILLOW),
+                rule(3, position=1, criteria=MATCH_ZILLOW),
+            ],
+            3,
+            [(3, "matched")],
+            id="equal-position-lower-id-first",
+        ),
+        pytest.param(
+            [DEFAULT, rule(1, criteria=MATCH_ZILLOW)],
+            1,
+            [(1, "matched")],
+            id="default-listed-first-still-last",
+        ),
+        pytest.param(
+            [rule(1, criteria=MATCH_ZILLOW, is_paused=True), rule(2), DEFAULT],
+            2,
+            [(1, "skipped"), (2, "matched")],
+            id="paused-skipped",
+        ),
+        pytest.param(
+            [rule(1, NEXT_UP, criteria=MATCH_ZILLOW), rule(2), DEFAULT],
+            2,
+            [(1, "skipped"), (2, "matched")],
+            id="plan-gated-skipped",
+        ),
+        pytest.param(
+            [rule(1, criteria=MATCH_WEB), DEFAULT],
+            99,
+            [(1, "not_matched"), (99, "matched")],
+            id="falls-to-default",
+        ),
+        pytest.param([DEFAULT], 99, [(99, "matched")], id="only-default"),
+        pytest.param([rule(1, criteria=MATCH_WEB)], None, [(1, "not_matched")], id="no-default"),
+        pytest.param([], None, [], id="no-rules"),
+    ],
+)
+def test_select_rule_table(rules, chosen, trail):
+    selection = select_rule(rules, ZILLOW, MON_14, plan="basic")
+    assert (selection.rule.id if selection.rule else None) == chosen
+    assert outcomes(selection) == trail
+
+
+@pytest.mark.parametrize(
+    ("exclude", "chosen", "trail"),
+    [
+        ((), 1, [(1, "matched")]),
+        ((1,), 2, [(1, "skipped"), (2, "matched")]),
+        ((1, 2), 99, [(1, "skipped"), (2, "skipped"), (99, "matched")]),
+        ((1, 2, 99), None, [(1, "skipped"), (2, "skipped"), (99, "skipped")]),
+    ],
+)
+def test_select_rule_exclude_rule_ids_fall_through(exclude, chosen, trail):
+    rules = [rule(1, criteria=MATCH_ZILLOW), rule(2), DEFAULT]
+    selection = select_rule(rules, ZILLOW, MON_14, plan="basic", exclude_rule_ids=exclude)
+    assert (selection.rule.id if selection.rule else None) == chosen
+    assert outcomes(selection) == trail
+
+
+@pytest.mark.parametrize(
+    ("plan", "method", "selected"),
+    [
+        ("basic", NEXT_UP, 99),
+        ("basic", BLAST, 99),
+        ("pro", NEXT_UP, 1),
+        ("pro", BLAST, 99),
+        ("premier", BLAST, 1),
+        ("basic", LEAST_OPEN, 1),
+    ],
+)
+def test_select_rule_plan_gating(plan, method, selected):
+    selection = select_rule([rule(1, method), DEFAULT], ZILLOW, MON_14, plan=plan)
+    assert selection.rule.id == selected
+
+
+def test_select_rule_reasons():
+    rules = [
+        rule(1, is_paused=True),
+        rule(2, BLAST),
+        rule(3, criteria=MATCH_WEB),
+        rule(4, criteria=MATCH_ZILLOW, position=10),
+        DEFAULT,
+    ]
+    selection = select_rule(rules, ZILLOW, MON_14, plan="basic", exclude_rule_ids={4})
+    assert [(e.rule_name, e.outcome, e.reason, e.criterion) for e in selection.evaluations] == [
+        ("rule 1", "skipped", "rule is paused", ""),
+        ("rule 2", "skipped", "method Blast Alert is not in the Basic plan", ""),
+        ("rule 3", "not_matched", "source 'Zillow' is not one of: website", "source"),
+        ("rule 4", "skipped", "already tried for this contact", ""),
+        ("rule 99", "matched", "no earlier rule matched: default rule (catch-all)", ""),
+    ]
+
+
+def test_select_rule_first_match_reason():
+    selection = select_rule([rule(1, criteria=MATCH_ZILLOW)], ZILLOW, MON_14, plan="basic")
+    assert selection.evaluations[0].reason == "matched all criteria"
+
+
+def test_select_rule_default_is_never_paused():
+    paused_default = rule(99, is_default=True, is_paused=True)
+    assert select_rule([paused_default], ZILLOW, MON_14, plan="basic").rule == paused_default
+
+
+def test_select_rule_default_outside_plan_gives_no_rule():
+    selection = select_rule([rule(99, BLAST, is_default=True)], ZILLOW, MON_14, plan="pro")
+    assert selection.rule is None
+    assert selection.evaluations[-1].reason == "method Blast Alert is not in the Pro plan"
+
+
+def test_select_rule_rejects_two_default_rules():
+    with pytest.raises(ValueError, match="default"):
+        select_rule([DEFAULT, rule(98, is_default=True)], ZILLOW, MON_14, plan="basic")
+
+
+# --- eligibility -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule_kwargs", "candidate_kwargs", "expected"),
+    [
+        pytest.param({}, {}, None, id="eligible"),
+        pytest.param({}, {"is_active": False}, SkipReason.INACTIVE, id="inactive"),
+        pytest.param({}, {"is_paused": True}, SkipReason.PAUSED, id="paused"),
+        pytest.param({"skip_paused": False}, {"is_paused": True}, None, id="paused-allowed"),
+        pytest.param({"only_online": True}, {"is_online": False}, SkipReason.OFFLINE, id="offline"),
+        pytest.param({}, {"is_online": False}, None, id="offline-allowed"),
+        pytest.param(
+            {},
+            {"working_hours": WorkingHours(frozenset({5}), time(9), time(17), NY)},
+            SkipReason.OUTSIDE_HOURS,
+            id="outside-hours",
+        ),
+        pytest.param({}, {"working_hours": NINE_TO_FIVE_NY}, None, id="inside-hours"),
+        pytest.param(
+            {}, {"open_contacts": 5, "capacity": 5}, SkipReason.OVER_CAPACITY, id="at-capacity"
+        ),
+        pytest.param({}, {"open_contacts": 4, "capacity": 5}, None, id="under-capacity"),
+        pytest.param(
+            {}, {"open_contacts": 0, "capacity": 0}, SkipReason.OVER_CAPACITY, id="zero-capacity"
+        ),
+        pytest.param({}, {"open_contacts": 500}, None, id="no-capacity-limit"),
+        pytest.param(
+            {"respect_capacity": False},
+            {"open_contacts": 9, "capacity": 5},
+            None,
+            id="capacity-ignored",
+        ),
+    ],
+)
+def test_eligibility_each_reason(rule_kwargs, candidate_kwargs, expected):
+    assert eligibility(rule(**rule_kwargs), member(1, **candidate_kwargs), MON_14) == expected
+
+
+ALL_BAD = {
+    "is_active": False,
+    "is_paused": True,
+    "is_online": False,
+    "working_hours": WorkingHours(frozenset({5}), time(9), time(17), NY),
+    "open_contacts": 3,
+    "capacity": 1,
+}
+
+
+@pytest.mark.parametrize(
+    ("fixed", "expected"),
+    [
+        ((), SkipReason.INACTIVE),
+        (("is_active",), SkipReason.PAUSED),
+        (("is_active", "is_paused"), SkipReason.OFFLINE),
+        (("is_active", "is_paused", "is_online"), SkipReason.OUTSIDE_HOURS),
+        (("is_active", "is_paused", "is_online", "working_hours"), SkipReason.OVER_CAPACITY),
+    ],
+)
+def test_eligibility_check_order(fixed, expected):
+    good = {"is_active": True, "is_paused": False, "is_online": True, "working_hours": None}
+    kwargs = ALL_BAD | {k: good[k] for k in fixed}
+    assert eligibility(rule(only_online=True), member(1, **kwargs), MON_14) == expected
+
+
+# --- round robin / next up ---------------------------------------------------------------------
+
+
+def simulate(
+    weights: tuple[int, ...],
+    picks: int,
+    *,
+    paused: Callable[[int, int], bool] = lambda step, index: False,
+    method: str = ROUND_ROBIN,
+):
+    """Route `picks` contacts, storing `chosen_count` as the service would; yield each step."""
+    counts = [0] * len(weights)
+    for step in range(picks):
+        candidates = tuple(
+            member(i + 1, position=i, weight=w, count=counts[i], is_paused=paused(step, i))
+            for i, w in enumerate(weights)
+        )
+        pick = pick_next(rule(method=method, candidates=candidates), MON_14)
+        index = pick.chosen.position
+        counts[index] = pick.chosen_count
+        yield index, tuple(counts)
+
+
+@pytest.mark.parametrize("method", [ROUND_ROBIN, NEXT_UP])
+def test_pick_next_rotates_in_listed_order(method):
+    order = [index for index, _ in simulate((1, 1, 1), 7, method=method)]
+    assert order == [0, 1, 2, 0, 1, 2, 0]
+
+
+@pytest.mark.parametrize("size", [2, 3, 5, 7])
+def test_pick_next_equal_weights_never_differ_by_more_than_one(size):
+    for _, counts in simulate((1,) * size, 200):
+        assert max(counts) - min(counts) <= 1
+
+
+@pytest.mark.parametrize(
+    "weights", [(50, 30, 20), (20, 30, 50), (70, 20, 10), (90, 5, 5), (60, 25, 10, 5), (40, 60)]
+)
+def test_pick_next_weights_give_exact_shares_after_100(weights):
+    *_, (_, counts) = simulate(weights, 100)
+    assert counts == weights
+
+
+def test_pick_next_weighted_counts_stay_within_one_of_share_every_step():
+    weights = (50, 30, 20)
+    for n, (_, counts) in enumerate(simulate(weights, 300), start=1):
+        for count, weight in zip(counts, weights, strict=True):
+            assert abs(count - weight * n / 100) <= 1
+
+
+def test_pick_next_skipped_member_keeps_turn():
+    # The last-listed member is paused exactly when due; back at the next pick, they go first.
+    order = [i for i, _ in simulate((1, 1, 1), 6, paused=lambda step, i: i == 2 and step == 2)]
+    assert order == [0, 1, 0, 2, 1, 2]
+
+
+def test_pick_next_returner_after_long_pause_takes_one_turn_then_rotation_is_even():
+    steps = list(simulate((1, 1, 1), 40, paused=lambda step, i: i == 2 and step < 10))
+    order = [i for i, _ in steps]
+    assert order[:10] == [0, 1] * 5
+    assert order[10] == 2  # back from the pause: next pick is theirs
+    assert steps[10][1] == (5, 5, 5)  # ...but only one catch-up turn, not ten
+    assert order[11:20] == [0, 1, 2] * 3
+    longest = max(len(list(run)) for _, run in itertools.groupby(order[10:]))
+    assert longest == 1
+
+
+@pytest.mark.parametrize("who", [0, 1, 2])
+def test_pick_next_returner_never_gets_three_in_a_row(who):
+    order = [i for i, _ in simulate((1, 1, 1), 60, paused=lambda step, i: i == who and step < 31)]
+    assert order[31] == who
+    assert max(len(list(run)) for _, run in itertools.groupby(order[31:])) <= 2
+
+
+def test_pick_next_chosen_count_lifts_returner_to_one_behind_others():
+    candidates = (member(1, count=5), member(2, count=6), member(3, count=0, position=9))
+    pick = pick_next(rule(candidates=candidates), MON_14)
+    assert (pick.chosen.membership_id, pick.chosen_count) == (3, 5)
+
+
+def test_pick_next_chosen_count_is_count_plus_one_in_normal_rotation():
+    candidates = (member(1, count=3), member(2, count=2), member(3, count=3))
+    pick = pick_next(rule(candidates=candidates), MON_14)
+    assert (pick.chosen.membership_id, pick.chosen_count) == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("candidates", "chosen"),
+    [
+        pytest.param((member(1, position=2), member(2, position=1)), 2, id="position-tie-break"),
+        pytest.param((member(5, position=0), member(3, position=0)), 3, id="id-tie-break"),
+        pytest.param((member(1, count=1), member(2, count=0)), 2, id="lowest-count"),
+        # m1 weight 3 with 2 turns scores 1; m2 weight 1 with 0 turns scores 1; m1 listed first.
+        pytest.param((member(1, weight=3, count=2), member(2, count=0)), 1, id="weighted-score"),
+        pytest.param((member(1, weight=3, count=3), member(2, count=0)), 2, id="weighted-over"),
+        pytest.param((member(1, weight=0), member(2, count=1)), 1, id="zero-weight-as-one"),
+    ],
+)
+def test_pick_next_choice_table(candidates, chosen):
+    assert pick_next(rule(candidates=candidates), MON_14).chosen.membership_id == chosen
+
+
+def test_pick_next_reports_every_unchosen_candidate_in_listed_order():
+    candidates = (
+        member(1, is_paused=True),
+        member(2),
+        member(3, is_active=False),
+        member(4),
+        member(5),
+    )
+    pick = pick_next(rule(method=NEXT_UP, candidates=candidates), MON_14, exclude_ids={4})
+    assert pick.chosen.membership_id == 2
+    assert [c.membership_id for c in pick.eligible] == [2, 5]
+    assert pick.skipped == (
+        Skip(1, "m1", SkipReason.PAUSED),
+        Skip(3, "m3", SkipReason.INACTIVE),
+        Skip(4, "m4", SkipReason.ALREADY_OFFERED),
+        Skip(5, "m5", SkipReason.NOT_TURN),
+    )
+
+
+def test_pick_next_unavailable_reason_beats_already_offered():
+    pick = pick_next(rule(candidates=(member(1, is_paused=True),)), MON_14, exclude_ids={1})
+    assert pick.skipped == (Skip(1, "m1", SkipReason.PAUSED),)
+
+
+@pytest.mark.parametrize("method", [ROUND_ROBIN, NEXT_UP, LEAST_OPEN])
+def test_pick_next_nobody_eligible(method):
+    candidates = (member(1, is_paused=True), member(2))
+    pick = pick_next(rule(method=method, candidates=candidates), MON_14, exclude_ids={2})
+    assert (pick.chosen, pick.eligible, pick.chosen_count) == (None, (), 0)
+    assert [s.reason for s in pick.skipped] == [SkipReason.PAUSED, SkipReason.ALREADY_OFFERED]
+
+
+@pytest.mark.parametrize(
+    ("busy", "exclude"), [({"is_paused": True}, ()), ({}, {1})], ids=["paused", "excluded"]
+)
+def test_pick_next_floor_ignores_ineligible_members(busy, exclude):
+    # Only members who could take this contact set the level a returner is lifted to.
+    candidates = (member(1, count=50, **busy), member(2, count=0))
+    pick = pick_next(rule(method=NEXT_UP, candidates=candidates), MON_14, exclude_ids=exclude)
+    assert (pick.chosen.membership_id, pick.chosen_count) == (2, 1)
+
+
+@pytest.mark.parametrize("method", [BLAST, "bogus"])
+def test_pick_next_rejects_methods_it_does_not_handle(method):
+    with pytest.raises(ValueError, match=method):
+        pick_next(rule(method=method, candidates=(member(1),)), MON_14)
+
+
+# --- least open --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("candidates", "chosen"),
+    [
+        pytest.param((member(1, open_contacts=3), member(2, open_contacts=1)), 2, id="fewest"),
+        pytest.param(
+            (
+                member(1, open_contacts=2, last_assigned_at=at(2, 9)),
+                member(2, open_contacts=2, last_assigned_at=at(2, 8)),
+            ),
+            2,
+            id="tie-waited-longest",
+        ),
+        pytest.param(
+            (member(1, open_contacts=2, last_assigned_at=at(2, 8)), member(2, open_contacts=2)),
+            2,
+            id="tie-never-assigned-first",
+        ),
+        pytest.param(
+            (member(1, open_contacts=2, position=5), member(2, open_contacts=2)),
+            2,
+            id="tie-position",
+        ),
+        pytest.param(
+            (member(1, open_contacts=0, capacity=0), member(2, open_contacts=7)),
+            2,
+            id="skips-at-capacity",
+        ),
+        pytest.param(
+            (member(1, open_contacts=0, count=99), member(2, open_contacts=1)),
+            1,
+            id="count-ignored",
+        ),
+    ],
+)
+def test_pick_next_least_open_table(candidates, chosen):
+    pick = pick_next(rule(method=LEAST_OPEN, candidates=candidates), MON_14)
+    assert pick.chosen.membership_id == chosen
+
+
+def test_pick_next_least_open_chosen_count_and_skips():
+    candidates = (member(1, open_contacts=1, count=4), member(2, open_contacts=2))
+    pick = pick_next(rule(method=LEAST_OPEN, candidates=candidates), MON_14)
+    assert (pick.chosen.membership_id, pick.chosen_count) == (1, 5)
+    assert pick.skipped == (Skip(2, "m2", SkipReason.NOT_TURN),)
+
+
+# --- assign directly ---------------------------------------------------------------------------
+
+
+def test_pick_next_assign_directly_ignores_availability():
+    candidates = (member(1), member(2, is_paused=True, is_online=False, capacity=0, count=2))
+    pick = pick_next(
+        rule(method=ASSIGN_DIRECTLY, candidates=candidates, direct_assignee_id=2, only_online=True),
+        MON_14,
+        exclude_ids={2},
+    )
+    assert (pick.chosen.membership_id, pick.chosen_count) == (2, 3)
+    assert pick.skipped == (Skip(1, "m1", SkipReason.NOT_TURN),)
+
+
+@pytest.mark.parametrize("assignee", [None, 3])
+def test_pick_next_assign_directly_without_assignee_chooses_nobody(assignee):
+    r = rule(method=ASSIGN_DIRECTLY, candidates=(member(1),), direct_assignee_id=assignee)
+    pick = pick_next(r, MON_14)
+    assert (pick.chosen, pick.eligible, pick.chosen_count) == (None, (), 0)
+
+
+# --- blast -------------------------------------------------------------------------------------
+
+
+def test_blast_recipients_notifies_all_eligible_at_once():
+    candidates = (
+        member(1, weight=90),
+        member(2, is_online=False),
+        member(3, open_contacts=4, capacity=4),
+        member(4, weight=1),
+    )
+    pick = blast_recipients(rule(method=BLAST, candidates=candidates, only_online=True), MON_14)
+    assert pick.chosen is None
+    assert [c.membership_id for c in pick.eligible] == [1, 4]
+    assert pick.skipped == (
+        Skip(2, "m2", SkipReason.OFFLINE),
+        Skip(3, "m3", SkipReason.OVER_CAPACITY),
+    )
+
+
+def test_blast_recipients_nobody_available():
+    pick = blast_recipients(rule(method=BLAST, candidates=(member(1, is_active=False),)), MON_14)
+    assert (pick.eligible, pick.skipped) == ((), (Skip(1, "m1", SkipReason.INACTIVE),))
+
+
+# --- default rule pool -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "remaining"),
+    [
+        (NEXT_UP, [3, 5]),
+        (BLAST, [3, 5]),
+        (ROUND_ROBIN, [3, 5]),
+        (LEAST_OPEN, [3, 5]),
+        (ASSIGN_DIRECTLY, [1, 2, 3, 4, 5]),
+    ],
+)
+def test_default_rule_pool_excludes_members_of_earlier_rules(method, remaining):
+    default = rule(99, method, is_default=True, candidates=tuple(member(i) for i in range(1, 6)))
+    earlier = [
+        rule(1, candidates=(member(1), member(2))),
+        rule(2, is_paused=True, candidates=(member(4),)),  # paused rules still "hold" members
+        rule(3),
+    ]
+    pool = default_rule_pool(default, earlier)
+    assert [c.membership_id for c in pool.candidates] == remaining
+    assert (pool.id, pool.method, pool.is_default) == (99, method, True)
+
+
+def test_default_rule_pool_ignores_the_default_rule_itself():
+    default = rule(99, NEXT_UP, is_default=True, candidates=(member(1), member(2)))
+    pool = default_rule_pool(default, [default, rule(1, candidates=(member(2),))])
+    assert [c.membership_id for c in pool.candidates] == [1]
+
+
+def test_default_rule_pool_may_end_empty():
+    default = rule(99, BLAST, is_default=True, candidates=(member(1),))
+    assert default_rule_pool(default, [rule(1, candidates=(member(1),))]).candidates == ()
+
+
+# --- offers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("minutes", "deadline"), [(15, at(2, 14, 15)), (1, at(2, 14, 1))])
+def test_offer_deadline_adds_claim_window(minutes, deadline):
+    assert offer_deadline(rule(claim_window=timedelta(minutes=minutes)), MON_14) == deadline
+
+
+@pytest.mark.parametrize(
+    ("now", "expired"),
+    [
+        (at(2, 14, 14), False),
+        (at(2, 14, 15), True),
+        (at(2, 14, 16), True),
+        (at(2, 10, 15, tz=NY), True),
+    ],
+)
+def test_is_expired_at_or_after_deadline(now, expired):
+    assert is_expired(at(2, 14, 15), now) is expired

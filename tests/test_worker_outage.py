@@ -1,0 +1,67 @@
+"""A worker outage delays a timeout but never loses it, and never runs it twice."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django_q.models import Schedule
+
+from routing import tasks
+from routing.models import LogEvent, Offer, OfferStatus
+from routing.tests.helpers import new_contact, rule
+from teams.tests.factories import make_member
+
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_deadline_passed_during_outage_is_advanced_once_by_sweeper(
+    team, django_capture_on_commit_callbacks
+):
+    first, second = make_member(team), make_member(team)
+    rule(team, "Next up", first, second, method="next_up", claim_window_minutes=15)
+    with time_machine.travel(T0, tick=False):
+        contact = new_contact(team, django_capture_on_commit_callbacks)
+    offer = Offer.objects.get(contact=contact)
+    # The deadline task was scheduled with the offer; no worker is running to fire it.
+    scheduled = Schedule.objects.get(name=f"expire-offer-{offer.pk}")
+    assert scheduled.next_run == offer.deadline
+
+    with time_machine.travel(T0 + timedelta(hours=3), tick=False):
+        call_command("routing_sweeper", "--once")
+        call_command("routing_sweeper", "--once")
+        # The worker comes back and finally runs the stale deadline task: a no-op.
+        assert tasks.expire_offer(offer.pk) is False
+
+    offer.refresh_from_db()
+    assert offer.status == OfferStatus.EXPIRED
+    assert contact.routing_logs.filter(event=LogEvent.OFFER_EXPIRED).count() == 1
+    current = Offer.objects.get(contact=contact, status=OfferStatus.OPEN)
+    assert list(current.recipients.all()) == [second]
+
+
+@pytest.mark.django_db
+def test_sweeper_schedule_is_installed_by_migrations():
+    sweep = Schedule.objects.get(name="routing-sweep")
+    assert sweep.func == "routing.tasks.sweep"
+    assert sweep.repeats == -1
+
+
+@pytest.mark.django_db
+def test_routing_logs_kept_for_retention_then_pruned(
+    team, settings, django_capture_on_commit_callbacks
+):
+    from routing.services import routing_logs_prune
+
+    settings.ROUTING_LOG_RETENTION_DAYS = 30
+    rule(team, "All", make_member(team))
+    with time_machine.travel(T0, tick=False):
+        contact = new_contact(team, django_capture_on_commit_callbacks)
+    kept = contact.routing_logs.count()
+    assert kept > 0
+    assert routing_logs_prune(now=T0 + timedelta(days=29, hours=23)) == 0
+    assert routing_logs_prune(now=T0 + timedelta(days=30, minutes=1)) == kept
+    assert Schedule.objects.filter(
+        name="routing-log-prune", func="routing.tasks.prune_logs"
+    ).exists()
