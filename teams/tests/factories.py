@@ -23,12 +23,16 @@ class UserFactory(factory.django.DjangoModelFactory):
             obj.save()
 
 
-def make_team(*, name: str = "Acme Realty", plan: str = "premier", owner: User | None = None) -> Team:
+def make_team(
+    *, name: str = "Acme Realty", plan: str = "premier", owner: User | None = None
+) -> Team:
     """A team through the real service: owner, standard profiles, Default Rule."""
     return team_create(name=name, owner=owner or UserFactory(), plan=plan)
 
 
-def make_member(team: Team, *, role: str = Role.AGENT, user: User | None = None, tags=(), groups=(), **fields) -> Membership:
+def make_member(
+    team: Team, *, role: str = Role.AGENT, user: User | None = None, tags=(), groups=(), **fields
+) -> Membership:
     membership = membership_add(team=team, user=user or UserFactory(), role=role, **fields)
     for name in tags:
         membership.tags.add(AgentTag.objects.get_or_create(team=team, name=name)[0])
