@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, ContactRole, RoleKind, RoutingStatus
 from contacts.services import timeline_add
+from notifications import services as notifications
 from routing import engine
 from routing.models import (
     LogEvent,
@@ -278,6 +279,7 @@ def _offer(run: Run, rule: engine.Rule, kind: str, member_ids: list[int]) -> str
     contact.routing_status = RoutingStatus.OFFERED
     contact.routed_rule_id = rule.id
     _schedule_expiry(offer)
+    notifications.offer_made(offer=offer, member_ids=member_ids)
     return RoutingStatus.OFFERED
 
 
@@ -294,7 +296,12 @@ def _assign_owner(run: Run) -> str:
 def _assign(run: Run, membership_id: int, *, rule: engine.Rule | None) -> str:
     """Make the member the primary Agent: routing is complete."""
     contact, member = run.contact, run.state.members[membership_id]
-    ContactRole.objects.filter(contact=contact, kind=RoleKind.AGENT).delete()
+    roles = ContactRole.objects.filter(contact=contact, kind=RoleKind.AGENT)
+    # Only a contact assigned before can have a previous Agent: saves a query on new ones.
+    previous_id = (
+        roles.values_list("membership_id", flat=True).first() if contact.assigned_at else None
+    )
+    roles.delete()
     ContactRole.objects.create(
         contact=contact, membership=member, kind=RoleKind.AGENT, assigned_at=run.now
     )
@@ -315,6 +322,12 @@ def _assign(run: Run, membership_id: int, *, rule: engine.Rule | None) -> str:
         message=f"Assigned to {member.display_name} — {run.how}.",
         assignee=member.pk,
         rule=rule.name if rule else "",
+    )
+    notifications.contact_assigned(
+        contact=contact,
+        membership=member,
+        previous=run.state.members.get(previous_id) if previous_id != member.pk else None,
+        rule_id=rule.id if rule else None,
     )
     return RoutingStatus.ASSIGNED
 
