@@ -71,6 +71,15 @@ class Contact(models.Model):
         "routing.RoutingRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
+    reassigning_to = models.ForeignKey(
+        "routing.ReassignmentGroup",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Set while a reassignment is in progress: the Agent role is locked.",
+    )
+    reassignment_started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_contacted_at = models.DateTimeField(null=True, blank=True)
@@ -92,6 +101,10 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def reassign_in_progress(self) -> bool:
+        return self.reassigning_to_id is not None
 
     @property
     def name(self) -> str:

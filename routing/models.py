@@ -158,6 +158,85 @@ class RuleAssignee(models.Model):
         return f"{self.membership_id or self.agent_tag_id} weight {self.weight}"
 
 
+class ReassignmentGroup(models.Model):
+    """Re-routes contacts already in the system, triggered by hand (seeds 001/002)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="reassignment_groups")
+    name = models.CharField(max_length=120)
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.ROUND_ROBIN)
+    claim_window_minutes = models.PositiveIntegerField(default=15)
+    default_assignee = models.ForeignKey(
+        Membership,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Gets the contact if nobody in the distribution claims it.",
+    )
+    available_to = models.ManyToManyField(
+        "teams.Group",
+        blank=True,
+        related_name="reassignment_groups",
+        help_text="Only members of these groups (or their sub-groups) see it; empty = everyone.",
+    )
+    only_online = models.BooleanField(default=False)
+    skip_paused = models.BooleanField(default=True)
+    respect_capacity = models.BooleanField(default=True)
+    rotation = models.OneToOneField(Rotation, on_delete=models.PROTECT, related_name="group")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="reassignment_group_unique_name"),
+            models.CheckConstraint(
+                condition=~Q(method="assign_directly"), name="reassignment_group_method"
+            ),
+            models.CheckConstraint(
+                condition=Q(claim_window_minutes__gte=1), name="reassignment_group_window_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReassignmentAssignee(models.Model):
+    group = models.ForeignKey(ReassignmentGroup, on_delete=models.CASCADE, related_name="assignees")
+    membership = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    agent_tag = models.ForeignKey(
+        AgentTag, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    weight = models.PositiveSmallIntegerField(default=1)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(membership__isnull=False, agent_tag__isnull=True)
+                | Q(membership__isnull=True, agent_tag__isnull=False),
+                name="reassignment_assignee_member_xor_tag",
+            ),
+            models.CheckConstraint(condition=Q(weight__gte=1), name="reassignment_weight_positive"),
+            models.UniqueConstraint(
+                fields=["group", "membership"],
+                condition=Q(membership__isnull=False),
+                name="reassignment_assignee_unique_member",
+            ),
+            models.UniqueConstraint(
+                fields=["group", "agent_tag"],
+                condition=Q(agent_tag__isnull=False),
+                name="reassignment_assignee_unique_tag",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership_id or self.agent_tag_id} weight {self.weight}"
+
+
 class OfferKind(models.TextChoices):
     NEXT_UP = "next_up", "Next Up"
     BLAST = "blast", "Blast Alert"
@@ -176,6 +255,9 @@ class Offer(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="offers")
     rule = models.ForeignKey(
         RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="offers"
+    )
+    reassignment_group = models.ForeignKey(
+        ReassignmentGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="offers"
     )
     kind = models.CharField(max_length=16, choices=OfferKind.choices)
     status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.OPEN)

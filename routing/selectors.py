@@ -65,6 +65,30 @@ class TeamRouting:
     members: dict[int, Membership]
     owner: Membership | None
     rotation_ids: dict[int, int]
+    by_tag: dict[int, list[Membership]]
+
+    def candidates(self, assignees, *, now: datetime, extra_ids=()) -> tuple[engine.Candidate, ...]:
+        """Assignees (members, or agent tags resolved now) as engine candidates, in order."""
+        found: dict[int, engine.Candidate] = {}
+        for assignee in assignees:
+            group = (
+                [self.members[assignee.membership_id]]
+                if assignee.membership_id in self.members
+                else sorted(
+                    self.by_tag.get(assignee.agent_tag_id, []), key=lambda m: m.display_name
+                )
+            )
+            for member in group:
+                if member.pk not in found:
+                    found[member.pk] = member_candidate(
+                        member, now=now, position=len(found), weight=assignee.weight
+                    )
+        for member_id in extra_ids:
+            if member_id in self.members and member_id not in found:
+                found[member_id] = member_candidate(
+                    self.members[member_id], now=now, position=len(found), weight=1
+                )
+        return tuple(found.values())
 
 
 def team_routing_load(*, team: Team, now: datetime) -> TeamRouting:
@@ -78,30 +102,16 @@ def team_routing_load(*, team: Team, now: datetime) -> TeamRouting:
     for member in members.values():
         for tag in member.tags.all():
             by_tag[tag.pk].append(member)
-    rules, rotation_ids = [], {}
-    for rule in RoutingRule.objects.filter(team=team).prefetch_related("assignees"):
-        rotation_ids[rule.pk] = rule.rotation_id
-        candidates: dict[int, engine.Candidate] = {}
-        for assignee in rule.assignees.all():
-            group = (
-                [members[assignee.membership_id]]
-                if assignee.membership_id in members
-                else sorted(by_tag.get(assignee.agent_tag_id, []), key=lambda m: m.display_name)
-            )
-            for member in group:
-                if member.pk not in candidates:
-                    candidates[member.pk] = member_candidate(
-                        member, now=now, position=len(candidates), weight=assignee.weight
-                    )
-        if rule.direct_assignee_id in members and rule.direct_assignee_id not in candidates:
-            candidates[rule.direct_assignee_id] = member_candidate(
-                members[rule.direct_assignee_id], now=now, position=len(candidates), weight=1
-            )
-        rules.append(engine_rule(rule, tuple(candidates.values()), team.time_zone))
-    owner = next((m for m in members.values() if m.role == "owner"), None)
-    return TeamRouting(
-        team=team, rules=rules, members=members, owner=owner, rotation_ids=rotation_ids
+    state = TeamRouting(
+        team=team, rules=[], members=members, owner=None, rotation_ids={}, by_tag=by_tag
     )
+    for rule in RoutingRule.objects.filter(team=team).prefetch_related("assignees"):
+        state.rotation_ids[rule.pk] = rule.rotation_id
+        extra = [rule.direct_assignee_id] if rule.direct_assignee_id else []
+        candidates = state.candidates(rule.assignees.all(), now=now, extra_ids=extra)
+        state.rules.append(engine_rule(rule, candidates, team.time_zone))
+    state.owner = next((m for m in members.values() if m.role == "owner"), None)
+    return state
 
 
 def engine_rule(

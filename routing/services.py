@@ -27,6 +27,7 @@ from routing.models import (
     OfferKind,
     OfferRecipient,
     OfferStatus,
+    ReassignmentGroup,
     Rotation,
     RotationSlot,
     RoutingLog,
@@ -83,6 +84,8 @@ class Run:
     now: datetime
     how: str = ""
     logs: list[RoutingLog] = field(default_factory=list)
+    # Set when distributing through a reassignment group instead of the rules.
+    group: ReassignmentGroup | None = None
 
     def log(
         self,
@@ -97,8 +100,12 @@ class Run:
                 team_id=self.contact.team_id,
                 contact=self.contact,
                 event=event,
-                rule_id=rule.id if rule else None,
-                rule_name=rule.name if rule else "",
+                rule_id=rule.id if rule and not self.group else None,
+                rule_name=(
+                    f"Reassignment group “{self.group.name}”"
+                    if self.group
+                    else (rule.name if rule else "")
+                )[:120],
                 membership_id=member_id,
                 reason=reason[:255],
                 created_at=self.now,
@@ -261,7 +268,8 @@ def _offer(run: Run, rule: engine.Rule, kind: str, member_ids: list[int]) -> str
     contact = run.contact
     offer = Offer.objects.create(
         contact=contact,
-        rule_id=rule.id,
+        rule_id=None if run.group else rule.id,
+        reassignment_group=run.group,
         kind=kind,
         deadline=engine.offer_deadline(rule, run.now),
         created_at=run.now,
@@ -276,8 +284,9 @@ def _offer(run: Run, rule: engine.Rule, kind: str, member_ids: list[int]) -> str
         rule=rule,
         member_id=member_ids[0] if len(member_ids) == 1 else None,
     )
-    contact.routing_status = RoutingStatus.OFFERED
-    contact.routed_rule_id = rule.id
+    if not run.group:
+        contact.routing_status = RoutingStatus.OFFERED
+        contact.routed_rule_id = rule.id
     _schedule_expiry(offer)
     notifications.offer_made(offer=offer, member_ids=member_ids)
     return RoutingStatus.OFFERED
@@ -309,25 +318,36 @@ def _assign(run: Run, membership_id: int, *, rule: engine.Rule | None) -> str:
     contact.routing_status = RoutingStatus.ASSIGNED
     contact.routing_error = ""
     contact.assigned_at = run.now
-    contact.routed_rule_id = rule.id if rule else None
+    if run.group:
+        contact.reassigning_to = None
+        contact.reassignment_started_at = None
+    else:
+        contact.routed_rule_id = rule.id if rule else None
     run.log(
         LogEvent.ASSIGNED,
         f"assigned to {member.display_name}: {run.how}",
         rule=rule,
         member_id=member.pk,
     )
+    previous = run.state.members.get(previous_id) if previous_id != member.pk else None
     timeline_add(
         contact=contact,
-        kind="assigned",
-        message=f"Assigned to {member.display_name} — {run.how}.",
+        kind="reassigned" if run.group else "assigned",
+        message=(
+            f"Reassigned from {previous.display_name} to {member.display_name} — {run.how}."
+            if previous
+            else f"Assigned to {member.display_name} — {run.how}."
+        ),
         assignee=member.pk,
-        rule=rule.name if rule else "",
+        previous=previous.pk if previous else None,
+        rule=rule.name if rule and not run.group else "",
+        group=run.group.name if run.group else "",
     )
     notifications.contact_assigned(
         contact=contact,
         membership=member,
-        previous=run.state.members.get(previous_id) if previous_id != member.pk else None,
-        rule_id=rule.id if rule else None,
+        previous=previous,
+        rule_id=rule.id if rule and not run.group else None,
     )
     return RoutingStatus.ASSIGNED
 
@@ -340,6 +360,8 @@ def _finish(run: Run) -> None:
             "routing_started_at",
             "routed_rule",
             "assigned_at",
+            "reassigning_to",
+            "reassignment_started_at",
             "updated_at",
         ]
     )
@@ -369,11 +391,8 @@ def offer_claim(
             status=OfferStatus.CLAIMED, claimed_by=membership, resolved_at=now
         )
         if won:
-            offer = Offer.objects.select_related("contact__team").get(pk=offer_id)
-            contact = (
-                Contact.objects.select_for_update().select_related("team").get(pk=offer.contact_id)
-            )
-            run = Run(contact=contact, state=team_routing_load(team=contact.team, now=now), now=now)
+            offer = Offer.objects.select_related("reassignment_group").get(pk=offer_id)
+            run = _offer_run(offer, now)
             rule = next((r for r in run.state.rules if r.id == offer.rule_id), None)
             run.log(
                 LogEvent.OFFER_CLAIMED,
@@ -381,9 +400,9 @@ def offer_claim(
                 rule=rule,
                 member_id=membership.pk,
             )
-            run.how = f"claimed {OfferKind(offer.kind).label} offer" + (
-                f" (rule “{rule.name}”)" if rule else ""
-            )
+            via = f"reassignment group “{run.group.name}”" if run.group else None
+            via = via or (f"rule “{rule.name}”" if rule else "")
+            run.how = f"claimed {OfferKind(offer.kind).label} offer" + (f" ({via})" if via else "")
             _assign(run, membership.pk, rule=rule)
             _finish(run)
             return ClaimResult(True, "The contact is yours.", membership)
@@ -395,6 +414,17 @@ def offer_claim(
         # Past its deadline but not yet swept: move it on now.
         offer_expire(offer_id=offer_id, now=now)
     return ClaimResult(False, "This offer has moved on: the claim window closed.")
+
+
+def _offer_run(offer: Offer, now: datetime) -> Run:
+    """A run over the offer's contact, locked, in the offer's rule or reassignment group."""
+    contact = Contact.objects.select_for_update().select_related("team").get(pk=offer.contact_id)
+    return Run(
+        contact=contact,
+        state=team_routing_load(team=contact.team, now=now),
+        now=now,
+        group=offer.reassignment_group,
+    )
 
 
 def offer_claim_by_activity(*, contact: Contact, membership: Membership) -> ClaimResult | None:
@@ -421,17 +451,20 @@ def offer_expire(*, offer_id: int, now: datetime | None = None) -> bool:
         ).update(status=OfferStatus.EXPIRED, resolved_at=now)
         if not expired:
             return False
-        offer = Offer.objects.get(pk=offer_id)
-        contact = (
-            Contact.objects.select_for_update().select_related("team").get(pk=offer.contact_id)
-        )
-        run = Run(contact=contact, state=team_routing_load(team=contact.team, now=now), now=now)
+        offer = Offer.objects.select_related("reassignment_group").get(pk=offer_id)
+        run = _offer_run(offer, now)
         rule = next((r for r in run.state.rules if r.id == offer.rule_id), None)
         run.log(
             LogEvent.OFFER_EXPIRED,
             f"{OfferKind(offer.kind).label} offer not claimed within the window",
             rule=rule,
         )
+        if run.group:
+            from routing.reassignment import group_distribute
+
+            group_distribute(run, after_blast=offer.kind == OfferKind.BLAST)
+            return True
+        contact = run.contact
         contact.routing_status = RoutingStatus.ROUTING
         tried = _tried_rule_ids(contact)
         if offer.kind == OfferKind.BLAST and rule is not None:
@@ -490,6 +523,7 @@ def contact_reroute(*, actor: Membership | None, contact: Contact) -> str:
     if actor is not None:
         _require(actor, "manage_lead_distribution", contact.team_id)
     with transaction.atomic():
+        _lock_unless_reassigning(contact)
         Offer.objects.filter(contact=contact, status=OfferStatus.OPEN).update(
             status=OfferStatus.CANCELLED, resolved_at=timezone.now()
         )
@@ -497,6 +531,16 @@ def contact_reroute(*, actor: Membership | None, contact: Contact) -> str:
             routing_status=RoutingStatus.RECEIVED, routing_attempts=0
         )
     return contact_route(contact_id=contact.pk)
+
+
+def _lock_unless_reassigning(contact: Contact) -> Contact:
+    """Lock the contact; its Agent cannot be edited while a reassignment runs (seed 001)."""
+    locked = Contact.objects.select_for_update().select_related("team").get(pk=contact.pk)
+    if locked.reassign_in_progress:
+        raise ValidationError(
+            "Re-Assign in progress: the Agent cannot be changed until the reassignment finishes."
+        )
+    return locked
 
 
 @transaction.atomic
@@ -509,10 +553,10 @@ def contact_assign_directly(
     if membership.team_id != contact.team_id:
         raise PermissionDenied("That member belongs to another team.")
     now = timezone.now()
+    contact = _lock_unless_reassigning(contact)
     Offer.objects.filter(contact=contact, status=OfferStatus.OPEN).update(
         status=OfferStatus.CANCELLED, resolved_at=now
     )
-    contact = Contact.objects.select_for_update().select_related("team").get(pk=contact.pk)
     run = Run(contact=contact, state=team_routing_load(team=contact.team, now=now), now=now)
     by = actor.display_name if actor else "staff"
     run.how = f"assigned directly by {by}"

@@ -50,3 +50,14 @@ def group_descendant_ids(*, group_ids: set[int], team: Team) -> set[int]:
                 result.add(gid)
                 changed = True
     return result
+
+
+def group_ancestor_ids(*, group_ids: set[int], team: Team) -> set[int]:
+    """The groups and every group above them, in one query."""
+    parents = dict(Group.objects.filter(team=team).values_list("id", "parent_id"))
+    result = set()
+    for gid in group_ids:
+        while gid is not None and gid not in result:
+            result.add(gid)
+            gid = parents.get(gid)
+    return result

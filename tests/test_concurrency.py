@@ -154,3 +154,57 @@ def test_concurrent_routing_of_one_contact_assigns_once():
     )
     assert ContactRole.objects.filter(contact_id=contact_id, kind="agent").count() == 1
     assert sum(RotationSlot.objects.values_list("count", flat=True)) == 1
+
+
+def test_reassignment_lock_holds_under_concurrent_edits():
+    from django.core.exceptions import ValidationError
+
+    from routing.reassignment import GroupAssignee, reassignment_group_create, reassignment_start
+
+    team = make_team(owner=UserFactory())
+    owner = team.memberships.get(role="owner")
+    isa, *closers = [make_member(team) for _ in range(4)]
+    rule(team, "ISA", isa)
+    g = reassignment_group_create(
+        actor=None,
+        team=team,
+        name="Closers",
+        method="next_up",
+        assignees=[GroupAssignee(membership=m) for m in closers],
+    )
+    outcomes = Counter()
+    for contact_id in _unrouted_contacts(team, 10):
+        services.contact_route(contact_id=contact_id)
+        contact = Contact.objects.get(pk=contact_id)
+
+        def start(c=contact):
+            return reassignment_start(actor=owner, contact=c, group=g)
+
+        def edit(c=contact):
+            return services.contact_assign_directly(actor=None, contact=c, membership=closers[2])
+
+        def attempt(fn):
+            try:
+                fn()
+                return "ok"
+            except ValidationError as exc:
+                return exc.messages[0]
+
+        start_result, edit_result, second_start = _run_in_threads(
+            attempt, [(start,), (edit,), (start,)]
+        )
+        contact.refresh_from_db()
+        starts = [start_result, second_start]
+        # Exactly one reassignment starts; the other sees it in progress.
+        assert starts.count("ok") == 1, starts
+        assert any("already in progress" in s for s in starts)
+        in_progress = contact.reassigning_to_id is not None
+        open_offers = Offer.objects.filter(contact=contact, status=OfferStatus.OPEN).count()
+        assert in_progress and open_offers == 1
+        if edit_result == "ok":
+            outcomes["edit first"] += 1  # the edit committed before the reassignment locked
+        else:
+            assert "Re-Assign in progress" in edit_result
+            outcomes["locked"] += 1
+        assert ContactRole.objects.filter(contact=contact, kind="agent").count() == 1
+    assert sum(outcomes.values()) == 10
