@@ -200,7 +200,8 @@ def test_reassignment_lock_holds_under_concurrent_edits():
         assert any("already in progress" in s for s in starts)
         in_progress = contact.reassigning_to_id is not None
         open_offers = Offer.objects.filter(contact=contact, status=OfferStatus.OPEN).count()
-        assert in_progress and open_offers == 1
+        assert in_progress
+        assert open_offers == 1
         if edit_result == "ok":
             outcomes["edit first"] += 1  # the edit committed before the reassignment locked
         else:
