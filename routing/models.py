@@ -305,6 +305,7 @@ class LogEvent(models.TextChoices):
     OFFER_CLAIMED = "offer_claimed", "Offer claimed"
     FELL_THROUGH = "fell_through", "Fell through"
     ASSIGNED = "assigned", "Assigned"
+    DEDUPLICATED = "deduplicated", "Matched an existing contact"
     FAILED = "failed", "Routing failed"
 
 
