@@ -122,7 +122,16 @@ def contact_route(*, contact_id: int, now: datetime | None = None) -> str:
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            contact = Contact.objects.select_for_update().select_related("team").get(pk=contact_id)
+            contact = (
+                Contact.objects.select_for_update()
+                .select_related("team")
+                .filter(pk=contact_id)
+                .first()
+            )
+            if contact is None:
+                # Deleted before its queued routing task ran: nothing is left to route.
+                logger.info("Contact %s no longer exists; routing skipped", contact_id)
+                return "gone"
             if contact.routing_status in (RoutingStatus.OFFERED, RoutingStatus.ASSIGNED):
                 return contact.routing_status
             contact.routing_started_at = now

@@ -325,3 +325,7 @@ def test_plan_downgrade_skips_rule_with_unavailable_method(team, agents, capture
     contact = new_contact(team, capture)
     assert agent_of(contact) == agents[2]
     assert log_lines(contact)[0][0] == LogEvent.RULE_SKIPPED
+
+
+def test_contact_route_for_deleted_contact_is_a_no_op(team):
+    assert services.contact_route(contact_id=987654) == "gone"
