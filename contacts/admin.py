@@ -1,3 +1,212 @@
-from django.contrib import admin
+"""Staff admin for contacts: routing state at a glance and a way to re-run it.
 
-# Register your models here.
+Contacts added here are routed by the post_save signal like any other; roles
+added here go through contacts.services so the timeline records them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from django.contrib import admin, messages
+from django.db.models import Count, Prefetch
+from django.utils.text import Truncator
+
+from contacts.models import (
+    Activity,
+    Contact,
+    ContactRole,
+    RoleKind,
+    RoutingStatus,
+    Tag,
+    TimelineEvent,
+)
+from contacts.services import contact_role_add
+from routing.services import contact_reroute
+from teams.admin import ReadOnlyAdminMixin, TeamFixedAfterCreateMixin, TeamScopedForm
+
+
+@admin.register(Tag)
+class TagAdmin(TeamFixedAfterCreateMixin, admin.ModelAdmin):
+    list_display = ("name", "team", "contact_count")
+    list_select_related = ("team",)
+    search_fields = ("name", "team__name")
+    autocomplete_fields = ("team",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_contacts=Count("contacts"))
+
+    @admin.display(description="Contacts", ordering="n_contacts")
+    def contact_count(self, obj):
+        return obj.n_contacts
+
+
+class ContactRoleForm(TeamScopedForm):
+    team_from = "contact"
+    team_scoped_fields = ("membership",)
+
+    def clean(self):
+        cleaned = super().clean()
+        # Routing owns the primary Agent: it logs, times and records each assignment.
+        moved = {"kind", "membership"} & set(self.changed_data)
+        if cleaned.get("kind") == RoleKind.AGENT and moved:
+            self.add_error(
+                "kind", "The primary Agent is set by routing: use the “Re-run routing” action."
+            )
+        return cleaned
+
+
+def _role_save(role: ContactRole) -> None:
+    """New roles go through the service, so the contact's timeline records them."""
+    if role.pk:
+        role.save()
+        return
+    added = contact_role_add(
+        contact=role.contact,
+        membership=role.membership,
+        kind=role.kind,
+        custom_name=role.custom_name,
+    )
+    role.pk, role.assigned_at = added.pk, added.assigned_at
+
+
+class ContactRoleInline(admin.TabularInline):
+    model = ContactRole
+    form = ContactRoleForm
+    fields = ("kind", "custom_name", "membership", "assigned_at")
+    readonly_fields = ("assigned_at",)
+    autocomplete_fields = ("membership",)
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("membership__user")
+
+
+class ContactForm(TeamScopedForm):
+    team_scoped_fields = ("tags",)
+
+
+@admin.register(Contact)
+class ContactAdmin(TeamFixedAfterCreateMixin, admin.ModelAdmin):
+    form = ContactForm
+    list_display = (
+        "__str__",
+        "team",
+        "email",
+        "phone",
+        "source",
+        "status",
+        "routing_status",
+        "primary_agent",
+        "routing_error_excerpt",
+        "created_at",
+    )
+    list_filter = ("routing_status", "status", "contact_type")
+    list_select_related = ("team",)
+    search_fields = ("first_name", "last_name", "email", "phone", "team__name")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("team", "tags")
+    readonly_fields = (
+        "routing_status",
+        "routing_error",
+        "routing_attempts",
+        "routing_started_at",
+        "routed_rule",
+        "assigned_at",
+        "reassigning_to",
+        "reassignment_started_at",
+        "updated_at",
+    )
+    inlines = [ContactRoleInline]
+    actions = ["rerun_routing"]
+
+    def get_queryset(self, request):
+        agent_roles = ContactRole.objects.filter(kind=RoleKind.AGENT).select_related(
+            "membership__user"
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("roles", queryset=agent_roles, to_attr="agent_roles"))
+        )
+
+    @admin.display(description="Agent")
+    def primary_agent(self, obj):
+        return obj.agent_roles[0].membership if obj.agent_roles else None
+
+    @admin.display(description="Routing error", ordering="routing_error")
+    def routing_error_excerpt(self, obj):
+        return Truncator(obj.routing_error).chars(80)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ContactRole:
+            return super().save_formset(request, form, formset, change)
+        for role in formset.save(commit=False):
+            _role_save(role)
+        for role in formset.deleted_objects:
+            role.delete()
+
+    @admin.action(description="Re-run routing", permissions=["change"])
+    def rerun_routing(self, request, queryset):
+        outcomes, failures = Counter(), []
+        for contact in queryset:
+            try:
+                outcome = contact_reroute(actor=None, contact=contact)
+            except Exception as exc:  # reported to staff below, with its text
+                failures.append(f"{contact}: {type(exc).__name__}: {exc}")
+            else:
+                outcomes[dict(RoutingStatus.choices).get(outcome, outcome)] += 1
+        if outcomes:
+            summary = ", ".join(f"{n} {label.lower()}" for label, n in outcomes.items())
+            self.message_user(
+                request, f"Re-ran routing for {outcomes.total()} contact(s): {summary}."
+            )
+        if failures:
+            self.message_user(
+                request,
+                f"Routing failed for {len(failures)} contact(s): {'; '.join(failures)}",
+                messages.ERROR,
+            )
+
+
+@admin.register(ContactRole)
+class ContactRoleAdmin(admin.ModelAdmin):
+    form = ContactRoleForm
+    list_display = ("contact", "kind", "custom_name", "membership", "assigned_at")
+    list_filter = ("kind",)
+    list_select_related = ("contact", "membership__user")
+    search_fields = (
+        "contact__first_name",
+        "contact__last_name",
+        "contact__email",
+        "membership__user__username",
+        "membership__user__last_name",
+    )
+    autocomplete_fields = ("contact", "membership")
+    readonly_fields = ("assigned_at",)
+
+    def save_model(self, request, obj, form, change):
+        _role_save(obj)
+
+
+@admin.register(Activity)
+class ActivityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "kind", "contact", "contact__team", "membership", "body_excerpt")
+    list_filter = ("kind",)
+    list_select_related = ("contact__team", "membership__user")
+    search_fields = ("body", "contact__email", "contact__last_name")
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Body")
+    def body_excerpt(self, obj):
+        return Truncator(obj.body).chars(80)
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "contact", "kind", "actor", "message")
+    list_filter = ("kind",)
+    list_select_related = ("contact", "actor__user")
+    search_fields = ("message", "contact__email", "contact__last_name")
+    date_hierarchy = "created_at"
+    show_full_result_count = False

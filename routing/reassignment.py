@@ -117,7 +117,7 @@ def _check_available_to(actor: Membership | None, team: Team, available_to) -> N
 # --- editing --------------------------------------------------------------------
 
 
-def _validate(group: ReassignmentGroup) -> None:
+def reassignment_group_validate(group: ReassignmentGroup) -> None:
     if group.method == Method.ASSIGN_DIRECTLY:
         raise ValidationError({"method": "Choose Round Robin, Next Up, Blast Alert or least open."})
     if not engine.method_allowed(group.team.plan, group.method):
@@ -145,7 +145,7 @@ def reassignment_group_create(
     available_to = list(available_to)
     _check_available_to(actor, team, available_to)
     group = ReassignmentGroup(team=team, name=name, rotation=Rotation.objects.create(), **fields)
-    _validate(group)
+    reassignment_group_validate(group)
     group.save()
     group.available_to.set(available_to)
     _write_assignees(group, assignees)
@@ -161,7 +161,7 @@ def reassignment_group_update(
         raise ValidationError(f"Unknown fields: {', '.join(sorted(set(fields) - GROUP_FIELDS))}")
     for name, value in fields.items():
         setattr(group, name, value)
-    _validate(group)
+    reassignment_group_validate(group)
     group.save()
     if available_to is not None:
         available_to = list(available_to)

@@ -43,7 +43,7 @@ def _require_manage(actor: Membership | None, team: Team) -> None:
         )
 
 
-def _validate(rule: RoutingRule) -> None:
+def rule_validate(rule: RoutingRule) -> None:
     if not engine.method_allowed(rule.team.plan, rule.method):
         raise ValidationError(
             {
@@ -73,7 +73,7 @@ def rule_create(
     rule = RoutingRule(
         team=team, name=name, position=(last or 0) + 1, rotation=Rotation.objects.create(), **fields
     )
-    _validate(rule)
+    rule_validate(rule)
     rule.save()
     _write_assignees(rule, assignees)
     return rule
@@ -89,7 +89,7 @@ def rule_update(*, actor: Membership | None, rule: RoutingRule, **fields) -> Rou
         raise ValidationError("The Default Rule cannot be paused: it is the catch-all.")
     for name, value in fields.items():
         setattr(rule, name, value)
-    _validate(rule)
+    rule_validate(rule)
     rule.save()
     return rule
 
