@@ -160,3 +160,45 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Notifications (notifications app) --------------------------------------
+# Texts go through a pluggable backend, like email: console (default), file,
+# locmem (tests) or webhook (POSTs JSON to SMS_WEBHOOK_URL with a bearer token).
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "notifications.sms.backends.console.SmsBackend")
+SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms"))
+SMS_WEBHOOK_URL = os.environ.get("SMS_WEBHOOK_URL", "")
+SMS_WEBHOOK_TOKEN = os.environ.get("SMS_WEBHOOK_TOKEN", "")
+SMS_WEBHOOK_TIMEOUT = float(os.environ.get("SMS_WEBHOOK_TIMEOUT", "10"))
+# Web push: without both keys push messages are skipped and in-app alerts still work.
+# Generate a pair with `vapid --gen` (py-vapid, installed with pywebpush).
+VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "")
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:switchboard@localhost")
+# Delivery attempts per outbox message before it is marked failed.
+NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "5"))
+# Hourly digest: assignments younger than this are left for the next run, so a
+# routing transaction still committing is never skipped.
+DIGEST_SETTLE_SECONDS = int(os.environ.get("DIGEST_SETTLE_SECONDS", "60"))
+# A member's first digest looks back at most this far.
+DIGEST_FIRST_LOOKBACK_HOURS = int(os.environ.get("DIGEST_FIRST_LOOKBACK_HOURS", "24"))
+
+# --- Intake: JSON API, lead-source webhooks, CSV import --------------------
+# Fixed-window limits per API token (or lead source) and per client IP, counted
+# in the database so every gunicorn worker shares them; 0 turns a limit off.
+INTAKE_RATE_LIMIT_WINDOW_SECONDS = int(os.environ.get("INTAKE_RATE_LIMIT_WINDOW_SECONDS", "60"))
+INTAKE_RATE_LIMIT_PER_TOKEN = int(os.environ.get("INTAKE_RATE_LIMIT_PER_TOKEN", "600"))
+INTAKE_RATE_LIMIT_PER_IP = int(os.environ.get("INTAKE_RATE_LIMIT_PER_IP", "300"))
+# Behind N reverse proxies, the client is the Nth address from the right of
+# X-Forwarded-For; 0 trusts no header and uses REMOTE_ADDR.
+INTAKE_TRUSTED_PROXIES = int(os.environ.get("INTAKE_TRUSTED_PROXIES", "0"))
+# Idempotency keys replay their first response for at least 24 hours; an
+# in-flight key older than the timeout belongs to a request that died.
+INTAKE_IDEMPOTENCY_KEEP_HOURS = max(24, int(os.environ.get("INTAKE_IDEMPOTENCY_KEEP_HOURS", "24")))
+INTAKE_IDEMPOTENCY_IN_FLIGHT_SECONDS = int(
+    os.environ.get("INTAKE_IDEMPOTENCY_IN_FLIGHT_SECONDS", "60")
+)
+INTAKE_MAX_BODY_BYTES = int(os.environ.get("INTAKE_MAX_BODY_BYTES", str(64 * 1024)))
+INTAKE_REJECTED_BODY_BYTES = 16 * 1024  # what a rejected payload keeps of its body
+INTAKE_REJECTED_KEEP_DAYS = int(os.environ.get("INTAKE_REJECTED_KEEP_DAYS", "30"))
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "5000"))

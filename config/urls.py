@@ -1,8 +1,18 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from contacts.api import api
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/", api.urls),
+    path("contacts/", include("contacts.urls")),
+    path("contacts/", include("contacts.urls_pages")),
+    path("routing/groups/", include("routing.urls_groups")),
+    path("team/api-tokens/", include("teams.urls_tokens")),
+    path("routing/", include("routing.urls_pages")),
+    path("routing/", include("routing.urls")),
     path("", include("teams.urls")),
+    path("", include("notifications.urls")),
 ]

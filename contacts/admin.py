@@ -210,3 +210,91 @@ class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("message", "contact__email", "contact__last_name")
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+
+# --- intake: lead sources, rejected payloads, idempotency keys, imports ---------------
+
+import secrets  # noqa: E402
+
+from contacts.models import (  # noqa: E402
+    ExternalLead,
+    IdempotencyKey,
+    ImportJob,
+    LeadSource,
+    RejectedPayload,
+)
+
+
+@admin.register(LeadSource)
+class LeadSourceAdmin(TeamFixedAfterCreateMixin, admin.ModelAdmin):
+    list_display = ("name", "slug", "team", "is_active", "created_at")
+    list_filter = ("is_active",)
+    list_select_related = ("team",)
+    search_fields = ("name", "slug", "team__name")
+    autocomplete_fields = ("team",)
+    prepopulated_fields = {"slug": ("name",)}
+    actions = ["rotate_secret"]
+
+    def get_changeform_initial_data(self, request):
+        return {"secret": secrets.token_urlsafe(32), **super().get_changeform_initial_data(request)}
+
+    @admin.action(description="Rotate the shared secret", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        for source in queryset:
+            source.secret = secrets.token_urlsafe(32)
+            source.save(update_fields=["secret"])
+        self.message_user(request, f"New secrets for {queryset.count()} source(s): tell them.")
+
+
+@admin.register(RejectedPayload)
+class RejectedPayloadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Intake requests turned away (bad token, signature, JSON or fields), with the reason."""
+
+    list_display = ("created_at", "status", "reason", "team", "source", "endpoint", "remote_addr")
+    list_filter = ("status",)
+    list_select_related = ("team", "source")
+    search_fields = ("reason", "body", "endpoint", "remote_addr")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser  # clearing the inspected ones is allowed
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "key", "team", "state", "response_status", "completed_at")
+    list_filter = ("state", "response_status")
+    list_select_related = ("team",)
+    search_fields = ("key",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(ExternalLead)
+class ExternalLeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("external_id", "source", "contact", "created_at")
+    list_select_related = ("source", "contact")
+    search_fields = ("external_id", "contact__email")
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "filename",
+        "team",
+        "status",
+        "created_count",
+        "skipped_count",
+        "assign_to",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("status",)
+    list_select_related = ("team", "assign_to__user", "created_by__user")
+    search_fields = ("filename", "team__name")
+    exclude = ("rows",)
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("rows")

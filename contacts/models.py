@@ -168,7 +168,7 @@ class Activity(models.Model):
     """A member contacting the contact. Every kind counts as contacting."""
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="activities")
-    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="activities")
+    membership = models.ForeignKey(Membership, on_delete=models.RESTRICT, related_name="activities")
     kind = models.CharField(max_length=16, choices=ActivityKind.choices)
     body = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -198,3 +198,163 @@ class TimelineEvent(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+# --- intake: lead sources, idempotency, rejected payloads, rate limits, imports ---
+
+
+class LeadSource(models.Model):
+    """A lead provider posting to /api/v1/webhooks/<slug>, signing with its shared secret."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="lead_sources")
+    name = models.CharField(max_length=80, help_text="Becomes the contact's source (Zillow…).")
+    slug = models.SlugField(max_length=80, unique=True, help_text="The webhook URL's last part.")
+    secret = models.CharField(
+        max_length=128, help_text="Shared secret for the HMAC-SHA256 signature of each body."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExternalLead(models.Model):
+    """A source's own lead id, so a re-sent lead finds the contact it became."""
+
+    source = models.ForeignKey(LeadSource, on_delete=models.CASCADE, related_name="leads")
+    external_id = models.CharField(max_length=200)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="external_leads")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="external_lead_unique_source_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.external_id}"
+
+
+class IdempotencyState(models.TextChoices):
+    IN_FLIGHT = "in_flight", "In flight"
+    DONE = "done", "Done"
+
+
+class IdempotencyKey(models.Model):
+    """An intake request's Idempotency-Key: inserted and committed before the work starts."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the path and body.")
+    state = models.CharField(
+        max_length=16, choices=IdempotencyState.choices, default=IdempotencyState.IN_FLIGHT
+    )
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "key"], name="idempotency_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class RejectedPayload(models.Model):
+    """An intake request turned away, kept with its reason for inspection."""
+
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    source = models.ForeignKey(
+        LeadSource, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    endpoint = models.CharField(max_length=255)
+    status = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=255)
+    errors = models.JSONField(default=list, blank=True)
+    content_type = models.CharField(max_length=255, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    body = models.TextField(blank=True)
+    body_size = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.reason}"
+
+    @property
+    def body_truncated(self) -> bool:
+        return self.body_size > len(self.body.encode())
+
+
+class RateLimitCounter(models.Model):
+    """Hits in one fixed window, shared by every process through the database."""
+
+    bucket = models.CharField(max_length=160)
+    window_start = models.BigIntegerField(help_text="Unix time the window opened.")
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", "window_start"], name="rate_limit_counter_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket}@{self.window_start}: {self.hits}"
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Uploaded"
+    MAPPED = "mapped", "Columns mapped"
+    IMPORTED = "imported", "Imported"
+
+
+class ImportJob(models.Model):
+    """A CSV upload between its preview and its import; the rows wait here."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filename = models.CharField(max_length=255)
+    header = models.JSONField(default=list)
+    rows = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict, blank=True, help_text="Column index → field.")
+    default_source = models.CharField(max_length=80, default="CSV import")
+    assign_to = models.ForeignKey(
+        Membership,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Give every imported contact to this agent instead of routing them.",
+    )
+    status = models.CharField(
+        max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
+    )
+    created_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    imported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -18,6 +18,7 @@ from contacts.models import (
     TimelineEvent,
 )
 from teams.models import Membership, Team
+from teams.permissions import member_has_perm
 
 
 def timeline_add(
@@ -151,5 +152,89 @@ def contact_set_tags(*, contact: Contact, membership: Membership, names: Iterabl
         membership=membership,
         kind=ActivityKind.TAG_CHANGE,
         body="Tags: " + (", ".join(sorted(t.name for t in tags)) or "—"),
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_role_remove(*, role: ContactRole, actor: Membership | None = None) -> None:
+    """Remove an Assistant, Lender or custom role; the primary Agent is only ever replaced."""
+    if role.kind == RoleKind.AGENT:
+        raise ValidationError("The primary Agent is changed through routing or reassignment.")
+    contact = role.contact
+    if actor is not None:
+        _ensure_same_team(contact, actor)
+    role.delete()
+    timeline_add(
+        contact=contact,
+        kind="role_removed",
+        actor=actor,
+        message=f"{role.membership.display_name} removed as {role.label}.",
+    )
+
+
+CONTACT_EDITABLE_FIELDS = frozenset(
+    {
+        "first_name", "last_name", "email", "phone", "source", "contact_type", "status",
+        "city", "state", "zip_code", "price_min", "price_max",
+    }
+)  # fmt: skip
+
+
+@transaction.atomic
+def contact_update(*, contact: Contact, actor: Membership | None = None, **fields) -> Contact:
+    """Edit the contact's details; the timeline says which fields changed and who did it."""
+    unknown = set(fields) - CONTACT_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError(f"Not editable here: {', '.join(sorted(unknown))}")
+    if actor is not None:
+        _ensure_same_team(contact, actor)
+    changed = [name for name, value in fields.items() if getattr(contact, name) != value]
+    if not changed:
+        return contact
+    for name in changed:
+        setattr(contact, name, fields[name])
+    contact.full_clean(exclude=["team", "routed_rule", "reassigning_to"])
+    contact.save(update_fields=[*changed, "updated_at"])
+    labels = ", ".join(str(Contact._meta.get_field(name).verbose_name) for name in changed)
+    who = actor.display_name if actor else "Staff"
+    timeline_add(
+        contact=contact, kind="details_updated", actor=actor, message=f"{who} updated {labels}."
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_remove(*, actor: Membership, contact: Contact) -> Contact:
+    """An admin removes a lead (seed 004): archived, open offers cancelled, on the timeline.
+
+    Needs "Manage Lead Distribution". Removing twice changes nothing more.
+    """
+    from contacts.models import ContactStatus
+    from routing.models import Offer, OfferStatus
+
+    if actor.team_id != contact.team_id or not member_has_perm(actor, "manage_lead_distribution"):
+        raise PermissionDenied("You need the “Manage Lead Distribution” permission.")
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    if contact.status == ContactStatus.ARCHIVED:
+        return contact
+    now = timezone.now()
+    cancelled = Offer.objects.filter(contact=contact, status=OfferStatus.OPEN).update(
+        status=OfferStatus.CANCELLED, resolved_at=now
+    )
+    contact.status = ContactStatus.ARCHIVED
+    # A reassignment in flight ends with the lead: its offer was just cancelled.
+    contact.reassigning_to = None
+    contact.reassignment_started_at = None
+    contact.save(
+        update_fields=["status", "reassigning_to", "reassignment_started_at", "updated_at"]
+    )
+    timeline_add(
+        contact=contact,
+        kind="removed",
+        actor=actor,
+        message=f"{actor.display_name} removed this lead from lead routing"
+        + ("; its open offer was cancelled." if cancelled else "."),
+        offers_cancelled=cancelled,
     )
     return contact

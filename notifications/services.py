@@ -1,17 +1,512 @@
-"""Notifications written in the same transaction as the routing event that causes them."""
+"""Notifications written in the same transaction as the routing event that causes them.
+
+Routing calls `offer_made` and `contact_assigned` inside its transaction. They
+only write outbox rows (one bulk insert, whatever the number of recipients)
+and ask for delivery after commit: no network I/O holds routing up, and a
+rolled-back routing step leaves no row and enqueues nothing. Each row's key
+names its event, recipient and channel, so writing a message again is a no-op.
+"""
 
 from __future__ import annotations
 
-from contacts.models import Contact
-from routing.models import Offer
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+from itertools import groupby
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from contacts.models import Contact, ContactRole, RoleKind
+from notifications import content
+from notifications.models import (
+    Channel,
+    DigestCursor,
+    Kind,
+    OutboxMessage,
+    PushSubscription,
+    Status,
+)
+from notifications.push import SubscriptionGone, push_configured, push_send
+from notifications.selectors import inbox_for
+from notifications.sms import get_connection as sms_connection
+from notifications.tokens import redact
+from routing.models import Offer, OfferKind, RoutingRule
 from teams.models import Membership
+
+logger = logging.getLogger(__name__)
+
+# A row left "sending" this long was interrupted (the worker died mid-send). It is
+# marked failed, not retried: it may have gone out, and nothing is ever sent twice.
+STUCK_AFTER = timedelta(minutes=10)
+SWEEP_BATCH = 500
+
+
+def _stamp(moment: datetime) -> str:
+    return str(int(moment.timestamp() * 1_000_000))
+
+
+def _in_app(*, now: datetime, **fields) -> OutboxMessage:
+    """In-app messages are delivered by the commit that writes them."""
+    fields["title"] = fields.get("title", "")[:200]
+    return OutboxMessage(
+        channel=Channel.IN_APP,
+        status=Status.SENT,
+        sent_at=now,
+        created_at=now,
+        updated_at=now,
+        next_attempt_at=now,
+        **fields,
+    )
+
+
+def _outgoing(*, now: datetime, channel: str, due: datetime | None = None, **fields):
+    return OutboxMessage(
+        channel=channel, created_at=now, updated_at=now, next_attempt_at=due or now, **fields
+    )
+
+
+def _write(rows: list[OutboxMessage], *, now: datetime) -> None:
+    """Insert the rows (keys already present are left alone); deliver after commit."""
+    if not rows:
+        return
+    OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
+    due = [
+        r.key
+        for r in rows
+        if r.status == Status.PENDING and r.channel != Channel.IN_APP and r.next_attempt_at <= now
+    ]
+    if due:
+        transaction.on_commit(partial(_enqueue_keys, due))
+
+
+def _enqueue(message_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("notifications.tasks.deliver", message_id, task_name=f"deliver-{message_id}")
+
+
+def _enqueue_keys(keys: list[str]) -> None:
+    ids = OutboxMessage.objects.filter(key__in=keys, status=Status.PENDING).values_list(
+        "pk", flat=True
+    )
+    for message_id in ids:
+        _enqueue(message_id)
+
+
+# --- the hooks routing calls ------------------------------------------------------
 
 
 def offer_made(*, offer: Offer, member_ids: list[int]) -> None:
-    """Next Up / Blast Alert: tell each recipient there is a contact to claim."""
+    """Next Up / Blast Alert: tell each recipient there is a contact to claim.
+
+    In-app and email to each recipient, web push to each of their browsers:
+    two queries whatever the number of recipients.
+    """
+    now = timezone.now()
+    contact = offer.contact
+    is_blast = offer.kind == OfferKind.BLAST
+    kind = Kind.OFFER_BLAST if is_blast else Kind.OFFER_NEXT_UP
+    title = (
+        f"Blast Alert: {contact.name}, first to claim gets it"
+        if is_blast
+        else f"Next Up: claim {contact.name}"
+    )
+    common = {"team_id": contact.team_id, "kind": kind, "contact": contact, "offer": offer}
+    rows = []
+    for member_id in member_ids:
+        recipient = f"offer:{offer.pk}:m{member_id}"
+        rows.append(
+            _in_app(
+                now=now,
+                key=f"{recipient}:in_app",
+                membership_id=member_id,
+                title=title,
+                **common,
+            )
+        )
+        rows.append(
+            _outgoing(
+                now=now,
+                channel=Channel.EMAIL,
+                key=f"{recipient}:email",
+                membership_id=member_id,
+                **common,
+            )
+        )
+    ready = push_configured()
+    subscriptions = PushSubscription.objects.filter(membership_id__in=member_ids).values_list(
+        "pk", "membership_id"
+    )
+    for subscription_id, member_id in subscriptions:
+        row = _outgoing(
+            now=now,
+            channel=Channel.PUSH,
+            key=f"offer:{offer.pk}:s{subscription_id}:push",
+            membership_id=member_id,
+            subscription_id=subscription_id,
+            **common,
+        )
+        if not ready:
+            row.status, row.last_error = Status.SKIPPED, "web push is off: no VAPID keys"
+        rows.append(row)
+    _write(rows, now=now)
 
 
 def contact_assigned(
     *, contact: Contact, membership: Membership, previous: Membership | None, rule_id: int | None
 ) -> None:
-    """Routing is complete: tell the agent (and the previous owner), release auto emails."""
+    """Routing is complete: tell the agent (and the previous owner), release auto emails.
+
+    The welcome email and text are keyed on the contact alone, so they go out
+    once, however often the contact is routed or reassigned later.
+    """
+    now = timezone.now()
+    assigned_at = contact.assigned_at or now
+    event = f"assign:c{contact.pk}:{_stamp(assigned_at)}"
+    common = {"team_id": contact.team_id, "contact": contact}
+    rows = []
+    if previous is None:
+        rows.append(
+            _in_app(
+                now=now,
+                key=f"{event}:m{membership.pk}:in_app",
+                kind=Kind.ASSIGNED,
+                membership=membership,
+                title=f"New contact assigned to you: {contact.name}",
+                **common,
+            )
+        )
+    else:
+        for member, other, kind, title in (
+            (
+                membership,
+                previous,
+                Kind.REASSIGNED_TO,
+                f"{contact.name} was reassigned to you from {previous.display_name}",
+            ),
+            (
+                previous,
+                membership,
+                Kind.REASSIGNED_FROM,
+                f"{contact.name} was reassigned to {membership.display_name}",
+            ),
+        ):
+            data = {"other_name": other.display_name}
+            rows.append(
+                _in_app(
+                    now=now,
+                    key=f"{event}:m{member.pk}:in_app",
+                    kind=kind,
+                    membership=member,
+                    title=title,
+                    data=data,
+                    **common,
+                )
+            )
+            rows.append(
+                _outgoing(
+                    now=now,
+                    channel=Channel.EMAIL,
+                    key=f"{event}:m{member.pk}:email",
+                    kind=kind,
+                    membership=member,
+                    data=data,
+                    **common,
+                )
+            )
+    for kind, channel in ((Kind.WELCOME_EMAIL, Channel.EMAIL), (Kind.WELCOME_TEXT, Channel.SMS)):
+        rows.append(
+            _outgoing(
+                now=now,
+                channel=channel,
+                key=f"{kind}:c{contact.pk}:{channel}",
+                kind=kind,
+                membership=membership,
+                **common,
+            )
+        )
+    hours = (
+        RoutingRule.objects.filter(pk=rule_id)
+        .values_list("follow_up_reminder_hours", flat=True)
+        .first()
+        if rule_id
+        else None
+    )
+    if hours:
+        rows.append(
+            _outgoing(
+                now=now,
+                channel=Channel.EMAIL,
+                due=assigned_at + timedelta(hours=hours),
+                key=f"reminder:c{contact.pk}:{_stamp(assigned_at)}:m{membership.pk}:email",
+                kind=Kind.FOLLOW_UP_REMINDER,
+                membership=membership,
+                data={"hours": hours, "assigned_at": assigned_at.isoformat()},
+                **common,
+            )
+        )
+    _write(rows, now=now)
+
+
+# --- delivery ---------------------------------------------------------------------------
+
+
+def _send(message: OutboxMessage, now: datetime) -> tuple[str, str]:
+    """Send one message; returns (to, subject) for the admin. Raises content.Skip or errors."""
+    if message.channel == Channel.EMAIL:
+        email = content.EMAIL_BUILDERS[message.kind](message, now)
+        email.send()
+        return email.to[0], email.subject
+    if message.channel == Channel.SMS:
+        text = content.SMS_BUILDERS[message.kind](message, now)
+        if sms_connection().send_messages([text]) != 1:
+            raise RuntimeError("the SMS backend did not send the text")
+        return text.to, ""
+    if message.channel == Channel.PUSH:
+        if not push_configured():
+            raise content.Skip("web push is off: no VAPID keys")
+        subscription = message.subscription
+        if subscription is None:
+            raise content.Skip("the browser unsubscribed")
+        payload, ttl = content.PUSH_BUILDERS[message.kind](message, now)
+        try:
+            push_send(subscription=subscription, payload=payload, ttl=ttl)
+        except SubscriptionGone:
+            subscription.delete()
+            raise content.Skip("the browser unsubscribed (the push service said gone)") from None
+        return urlsplit(subscription.endpoint).netloc, payload["title"]
+    raise content.Skip(f"nothing sends {message.channel} messages")
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+def message_deliver(*, message_id: int, now: datetime | None = None) -> str:
+    """Send a pending message once. Safe to call any number of times, concurrently too.
+
+    The conditional UPDATE pending → sending lets exactly one caller through; a
+    failure puts the row back to pending with a later next_attempt_at (the sweep
+    re-enqueues it) until NOTIFICATION_MAX_ATTEMPTS, then marks it failed.
+    """
+    now = now or timezone.now()
+    claimed = (
+        OutboxMessage.objects.filter(pk=message_id, status=Status.PENDING, next_attempt_at__lte=now)
+        .exclude(channel=Channel.IN_APP)
+        .update(status=Status.SENDING, attempts=F("attempts") + 1, updated_at=now)
+    )
+    if not claimed:
+        return "not due"
+    message = OutboxMessage.objects.select_related(
+        "team", "membership__user", "contact", "offer__contact", "subscription"
+    ).get(pk=message_id)
+    sending = OutboxMessage.objects.filter(pk=message_id, status=Status.SENDING)
+    try:
+        to, subject = _send(message, now)
+    except content.Skip as skip:
+        sending.update(status=Status.SKIPPED, last_error=str(skip), updated_at=now)
+        return Status.SKIPPED
+    except Exception as exc:
+        give_up = message.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS
+        sending.update(
+            status=Status.FAILED if give_up else Status.PENDING,
+            next_attempt_at=now + _backoff(message.attempts),
+            last_error=redact(f"{type(exc).__name__}: {exc}")[:1000],
+            updated_at=now,
+        )
+        # The id and kind find the row; the error text stays in the row, never in logs.
+        logger.warning(
+            "Outbox message %s (%s, %s) attempt %s failed with %s",
+            message.pk,
+            message.kind,
+            message.channel,
+            message.attempts,
+            type(exc).__name__,
+        )
+        return Status.FAILED if give_up else "retry"
+    with transaction.atomic():
+        sending.update(
+            status=Status.SENT,
+            to=to[:254],
+            title=subject[:200],
+            last_error="",
+            sent_at=now,
+            updated_at=now,
+        )
+        if message.kind == Kind.FOLLOW_UP_REMINDER:
+            _write([_reminder_in_app(message, now)], now=now)
+    return Status.SENT
+
+
+def _reminder_in_app(message: OutboxMessage, now: datetime) -> OutboxMessage:
+    return _in_app(
+        now=now,
+        key=message.key.rsplit(":", 1)[0] + ":in_app",
+        team_id=message.team_id,
+        kind=Kind.FOLLOW_UP_REMINDER,
+        membership_id=message.membership_id,
+        contact_id=message.contact_id,
+        title=f"Follow up with {message.contact.name}: not contacted "
+        f"{message.data.get('hours')} h after assignment",
+    )
+
+
+def outbox_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """The backstop: enqueue every due pending row (retries, reminders, lost tasks)."""
+    now = now or timezone.now()
+    interrupted = OutboxMessage.objects.filter(
+        status=Status.SENDING, updated_at__lte=now - STUCK_AFTER
+    ).update(
+        status=Status.FAILED,
+        last_error="interrupted while sending; not retried, as it may have gone out",
+        updated_at=now,
+    )
+    due = list(
+        OutboxMessage.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
+        .exclude(channel=Channel.IN_APP)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for message_id in due:
+        _enqueue(message_id)
+    return {"enqueued": len(due), "interrupted": interrupted}
+
+
+def messages_retry(*, message_ids: list[int]) -> int:
+    """Staff: send failed or skipped messages again (a fresh set of attempts)."""
+    now = timezone.now()
+    ids = list(
+        OutboxMessage.objects.filter(pk__in=message_ids, status__in=[Status.FAILED, Status.SKIPPED])
+        .exclude(channel=Channel.IN_APP)
+        .values_list("pk", flat=True)
+    )
+    OutboxMessage.objects.filter(pk__in=ids).update(
+        status=Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now
+    )
+    for message_id in ids:
+        transaction.on_commit(partial(_enqueue, message_id))
+    return len(ids)
+
+
+# --- the hourly digest ---------------------------------------------------------------
+
+
+def _contact_name(first: str, last: str, email: str, phone: str, contact_id: int) -> str:
+    return f"{first} {last}".strip() or email or phone or f"Contact #{contact_id}"
+
+
+def digests_send(*, now: datetime | None = None) -> int:
+    """One email per member with contacts newly assigned since their last digest.
+
+    Members with nothing new get nothing. Each member's cursor moves to the end
+    of what was covered, so a run after hours of downtime sends one digest for
+    all of it, and runs that overlap write the same key once.
+    """
+    now = now or timezone.now()
+    through = now - timedelta(seconds=settings.DIGEST_SETTLE_SECONDS)
+    first_since = through - timedelta(hours=settings.DIGEST_FIRST_LOOKBACK_HOURS)
+    told_already = OutboxMessage.objects.filter(
+        kind=Kind.REASSIGNED_TO,
+        channel=Channel.EMAIL,
+        membership_id=OuterRef("membership_id"),
+        contact_id=OuterRef("contact_id"),
+        created_at__gte=OuterRef("assigned_at"),
+    )
+    new_roles = (
+        ContactRole.objects.filter(
+            Q(membership__digest_cursor__isnull=True, assigned_at__gt=first_since)
+            | Q(assigned_at__gt=F("membership__digest_cursor__sent_through")),
+            kind=RoleKind.AGENT,
+            assigned_at__lte=through,
+            membership__is_active=True,
+        )
+        .exclude(Exists(told_already))
+        .order_by("membership_id", "assigned_at", "id")
+        .values_list(
+            "membership_id",
+            "membership__team_id",
+            "membership__digest_cursor__sent_through",
+            "contact_id",
+            "contact__first_name",
+            "contact__last_name",
+            "contact__email",
+            "contact__phone",
+            "contact__source",
+        )
+    )
+    rows, cursors = [], []
+    for member_id, group in groupby(new_roles, key=lambda row: row[0]):
+        group = list(group)
+        team_id, since = group[0][1], group[0][2]
+        items = [
+            {"id": cid, "name": _contact_name(first, last, email, phone, cid), "source": source}
+            for _, _, _, cid, first, last, email, phone, source in group
+        ]
+        rows.append(
+            _outgoing(
+                now=now,
+                channel=Channel.EMAIL,
+                key=f"digest:m{member_id}:{_stamp(since) if since else 'first'}:email",
+                team_id=team_id,
+                kind=Kind.DIGEST,
+                membership_id=member_id,
+                data={"items": items, "through": through.isoformat()},
+            )
+        )
+        cursors.append(DigestCursor(membership_id=member_id, sent_through=through))
+    with transaction.atomic():
+        _write(rows, now=now)
+        DigestCursor.objects.bulk_create(
+            cursors,
+            update_conflicts=True,
+            unique_fields=["membership"],
+            update_fields=["sent_through"],
+        )
+    return len(rows)
+
+
+# --- the bell ------------------------------------------------------------------------
+
+
+def notification_mark_read(*, membership: Membership, message_id: int) -> bool:
+    """Mark one of the member's in-app notifications read; False when it is not theirs."""
+    mine = inbox_for(membership=membership).filter(pk=message_id)
+    return bool(mine.filter(read_at__isnull=True).update(read_at=timezone.now())) or mine.exists()
+
+
+def notifications_mark_all_read(*, membership: Membership) -> int:
+    unread = inbox_for(membership=membership).filter(read_at__isnull=True)
+    return unread.update(read_at=timezone.now())
+
+
+# --- web push subscriptions ----------------------------------------------------------
+
+
+def push_subscription_save(
+    *, membership: Membership, endpoint: str, p256dh: str, auth: str, user_agent: str = ""
+) -> PushSubscription:
+    """This browser now gets the member's pushes (a browser re-subscribing moves over)."""
+    if not endpoint.startswith("https://") or len(endpoint) > 1000:
+        raise ValidationError("A push endpoint is an https URL.")
+    if not p256dh or not auth or len(p256dh) > 200 or len(auth) > 100:
+        raise ValidationError("The subscription keys are missing.")
+    subscription, _ = PushSubscription.objects.update_or_create(
+        endpoint=endpoint,
+        defaults={
+            "membership": membership,
+            "p256dh": p256dh,
+            "auth": auth,
+            "user_agent": user_agent[:300],
+        },
+    )
+    return subscription
+
+
+def push_subscription_delete(*, membership: Membership, endpoint: str) -> int:
+    deleted, _ = PushSubscription.objects.filter(membership=membership, endpoint=endpoint).delete()
+    return deleted

@@ -31,6 +31,7 @@ from routing.models import (
 from routing.selectors import team_routing_load, with_rotation_state
 from routing.services import Run, _assign, _finish, _log_skips, _offer, _take_turn
 from teams.models import AgentTag, Membership, Team
+from teams.permissions import member_has_perm
 from teams.selectors import group_ancestor_ids, group_descendant_ids
 
 GROUP_FIELDS = {
@@ -78,9 +79,8 @@ def groups_editable_by(*, membership: Membership) -> QuerySet[ReassignmentGroup]
 
 
 def _can_manage(membership: Membership) -> bool:
-    user, team = membership.user, membership.team
-    return user.has_perm("teams.manage_routing_rules", team) or user.has_perm(
-        "teams.manage_lead_distribution", team
+    return member_has_perm(membership, "manage_routing_rules") or member_has_perm(
+        membership, "manage_lead_distribution"
     )
 
 
@@ -230,7 +230,7 @@ def reassignment_start(
     now = now or timezone.now()
     if contact.team_id != actor.team_id or group.team_id != actor.team_id:
         raise PermissionDenied("That contact or group belongs to another team.")
-    if not actor.user.has_perm("teams.trigger_reassignment", actor.team):
+    if not member_has_perm(actor, "trigger_reassignment"):
         raise PermissionDenied("You need the “Trigger Reassignment” permission.")
     if not groups_available_to(membership=actor).filter(pk=group.pk).exists():
         raise PermissionDenied("This reassignment group is not available to you.")

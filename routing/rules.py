@@ -16,6 +16,7 @@ from routing import engine
 from routing.models import Method, Rotation, RoutingRule, RuleAssignee
 from routing.services import rule_rotation_reset
 from teams.models import AgentTag, Membership, Team
+from teams.permissions import member_has_perm
 
 DEFAULT_RULE_METHODS = (Method.ASSIGN_DIRECTLY, Method.NEXT_UP, Method.BLAST)
 EDITABLE_FIELDS = {
@@ -36,7 +37,7 @@ class AssigneeSpec:
 def _require_manage(actor: Membership | None, team: Team) -> None:
     if actor is None:
         return  # trusted system path (seed, migrations)
-    if actor.team_id != team.pk or not actor.user.has_perm("teams.manage_routing_rules", team):
+    if actor.team_id != team.pk or not member_has_perm(actor, "manage_routing_rules"):
         raise PermissionDenied(
             "Only team owners and admins with “Contact Routing Rule Management” "
             "can edit routing rules."

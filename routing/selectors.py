@@ -12,6 +12,7 @@ from contacts.models import OPEN_STATUSES, Contact, ContactRole, RoleKind
 from routing import engine
 from routing.models import RotationSlot, RoutingLog, RoutingRule
 from teams.models import Membership, Team
+from teams.permissions import member_has_perm
 
 
 def working_hours(*, days: str, start, end, tz: str) -> engine.WorkingHours | None:
@@ -185,7 +186,7 @@ def with_rotation_state(rule: engine.Rule, *, rotation_id: int) -> engine.Rule:
 
 def routing_logs_for(*, membership: Membership) -> QuerySet[RoutingLog]:
     """Routing logs the member may read: their team's, with "View Routing Logs"."""
-    if not membership.user.has_perm("teams.view_routing_logs", membership.team):
+    if not member_has_perm(membership, "view_routing_logs"):
         return RoutingLog.objects.none()
     return RoutingLog.objects.filter(team=membership.team).select_related(
         "contact", "membership__user"

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from contacts.models import Contact, ContactRole, RoleKind, RoutingStatus
+from contacts.models import Contact, ContactRole, ContactStatus, RoleKind, RoutingStatus
 from contacts.services import timeline_add
 from notifications import services as notifications
 from routing import engine
@@ -35,6 +35,7 @@ from routing.models import (
 )
 from routing.selectors import TeamRouting, contact_facts, team_routing_load, with_rotation_state
 from teams.models import Membership, Team
+from teams.permissions import member_has_perm
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,8 @@ def contact_route(*, contact_id: int, now: datetime | None = None) -> str:
                 # Deleted before its queued routing task ran: nothing is left to route.
                 logger.info("Contact %s no longer exists; routing skipped", contact_id)
                 return "gone"
+            if contact.status == ContactStatus.ARCHIVED:
+                return "archived"  # removed by an admin: never routed again
             if contact.routing_status in (RoutingStatus.OFFERED, RoutingStatus.ASSIGNED):
                 return contact.routing_status
             contact.routing_started_at = now
@@ -507,7 +510,9 @@ def routing_retry_sweep(*, now: datetime | None = None, stale_seconds: int = 60)
             ],
             routing_attempts__lt=MAX_ROUTING_ATTEMPTS,
             updated_at__lte=stale,
-        ).values_list("pk", flat=True)[:200]
+        )
+        .exclude(status=ContactStatus.ARCHIVED)
+        .values_list("pk", flat=True)[:200]
     )
     routed = 0
     for contact_id in ids:
@@ -523,7 +528,7 @@ def routing_retry_sweep(*, now: datetime | None = None, stale_seconds: int = 60)
 
 
 def _require(actor: Membership, perm: str, team_id: int) -> None:
-    if actor.team_id != team_id or not actor.user.has_perm(f"teams.{perm}", actor.team):
+    if actor.team_id != team_id or not member_has_perm(actor, perm):
         raise PermissionDenied("You do not have permission to do that.")
 
 

@@ -297,3 +297,48 @@ class TeamUserObjectPermissionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("permission__codename",)
     list_select_related = ("user", "content_object", "permission")
     search_fields = ("user__username", "user__email", "content_object__name")
+
+
+# --- API tokens ---------------------------------------------------------------------
+
+from django.utils import timezone  # noqa: E402
+
+from teams.models import ApiToken  # noqa: E402
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made on the team's API tokens page or by `create_api_token`, which show
+    the token once; here staff see them and revoke them."""
+
+    list_display = (
+        "name",
+        "team",
+        "prefix",
+        "access",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("access", ("revoked_at", admin.EmptyFieldListFilter))
+    list_select_related = ("team", "created_by__user")
+    search_fields = ("name", "prefix", "team__name")
+    readonly_fields = (
+        "team",
+        "prefix",
+        "access",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {revoked} token(s).")

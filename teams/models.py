@@ -169,3 +169,53 @@ class Membership(models.Model):
 
     def is_paused_at(self, now) -> bool:
         return self.paused and (self.paused_until is None or self.paused_until > now)
+
+
+class ApiTokenAccess(models.TextChoices):
+    FULL = "full", "Create and read contacts"
+    INTAKE = "intake", "Create contacts only"
+    READ = "read", "Read contacts only"
+
+
+class ApiToken(models.Model):
+    """A team's key to the JSON API. Only its SHA-256 is kept: the token is shown once."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    access = models.CharField(
+        max_length=16, choices=ApiTokenAccess.choices, default=ApiTokenAccess.FULL
+    )
+    prefix = models.CharField(max_length=16, help_text="The token's first characters.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "name"],
+                condition=Q(revoked_at__isnull=True),
+                name="api_token_unique_active_name",
+                violation_error_message="The team already has an active token with that name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def can_create(self) -> bool:
+        return self.access in (ApiTokenAccess.FULL, ApiTokenAccess.INTAKE)
+
+    @property
+    def can_read(self) -> bool:
+        return self.access in (ApiTokenAccess.FULL, ApiTokenAccess.READ)

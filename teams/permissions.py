@@ -42,6 +42,23 @@ def effective_permissions(membership: Membership) -> frozenset[str]:
     return frozenset({VIEW_CONTACTS, *granted})
 
 
+def member_has_perm(membership: Membership | None, perm: str) -> bool:
+    """Does the member hold `perm` on their team (django-guardian object grant)?
+
+    One guardian checker is kept on the membership instance, so a request asks
+    the database once however many checks it makes. Grants changed later are
+    seen by a freshly loaded membership (every request loads its own).
+    """
+    if membership is None or not membership.is_active:
+        return False
+    from guardian.core import ObjectPermissionChecker
+
+    checker = getattr(membership, "_perm_checker", None)
+    if checker is None:
+        checker = membership._perm_checker = ObjectPermissionChecker(membership.user)
+    return checker.has_perm(f"teams.{perm}", membership.team)
+
+
 def distribution_scope(membership: Membership) -> str:
     """'company' or 'group': how far a member's lead-distribution edits reach."""
     if membership.role == "owner":

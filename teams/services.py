@@ -23,12 +23,13 @@ from teams.models import (
 
 def require_perm(*, actor: Membership, perm: str) -> None:
     """Raise PermissionDenied unless the acting member holds `perm` on their team."""
-    if not actor.user.has_perm(f"teams.{perm}", actor.team):
+    if not perms.member_has_perm(actor, perm):
         raise PermissionDenied(f"You need the “{perm.replace('_', ' ')}” permission.")
 
 
 def membership_sync_permissions(*, membership: Membership) -> None:
     """Mirror the member's effective permissions into django-guardian grants."""
+    membership.__dict__.pop("_perm_checker", None)  # forget grants cached on this instance
     wanted = perms.effective_permissions(membership)
     for perm in perms.ALL_PERMISSIONS:
         if perm in wanted:

@@ -26,6 +26,6 @@ def _queries_to_route(n_rules: int, n_agents: int, name: str) -> int:
 
 def test_contact_route_query_count_independent_of_rules_and_agents(db):
     baseline = _queries_to_route(1, 2, "a")
-    assert baseline <= 22
+    assert baseline <= 24  # routing + notification rows; what matters is that it is flat
     assert _queries_to_route(25, 2, "b") == baseline
     assert _queries_to_route(3, 30, "c") == baseline

@@ -329,3 +329,22 @@ def test_plan_downgrade_skips_rule_with_unavailable_method(team, agents, capture
 
 def test_contact_route_for_deleted_contact_is_a_no_op(team):
     assert services.contact_route(contact_id=987654) == "gone"
+
+
+def test_archived_contact_is_never_routed_again(team, agents, capture, monkeypatch):
+    rule(team, "All", *agents)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("down")
+
+    monkeypatch.setattr(services.engine, "select_rule", broken)
+    with pytest.raises(RuntimeError):
+        new_contact(team, capture)
+    monkeypatch.undo()
+    contact = team.contacts.get()
+    contact.status = "archived"
+    contact.save()
+    later = timezone.now() + timedelta(minutes=5)
+    assert services.routing_retry_sweep(now=later) == 0
+    assert services.contact_route(contact_id=contact.pk) == "archived"
+    assert agent_of(contact) is None

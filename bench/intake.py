@@ -1,0 +1,300 @@
+"""Intake benchmark (`make bench`): the JSON API under gunicorn on PostgreSQL.
+
+Creates a throwaway database (switchboard_bench_intake) beside DATABASE_URL's,
+migrates it, starts gunicorn (2 workers, 127.0.0.1, a free port) and the
+django-q2 worker (`manage.py qcluster`, which routes), posts BENCH_INTAKE_REQUESTS
+new leads from BENCH_INTAKE_THREADS threads over loopback, and prints:
+
+- intake requests/s, and p50/p99 latency of POST /api/v1/contacts (201 each);
+- time from intake (the request leaving the client) to the assigned agent's
+  in-app notification row (notifications.OutboxMessage, channel in_app, kind
+  assigned) becoming visible: store, commit, enqueue, worker pick-up (poll 0.2 s),
+  routing, notification write.
+
+Everything it started is stopped and the database dropped, whatever happens.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BENCH_DB = "switchboard_bench_intake"
+REQUESTS = int(os.environ.get("BENCH_INTAKE_REQUESTS", "400"))
+THREADS = int(os.environ.get("BENCH_INTAKE_THREADS", "4"))
+# Sending stops after half of this; waiting for notifications after the rest.
+MAX_SECONDS = float(os.environ.get("BENCH_INTAKE_MAX_SECONDS", "120"))
+
+
+def database_urls() -> tuple[str, str]:
+    """(maintenance URL, bench database URL), from DATABASE_URL."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("bench/intake.py needs PostgreSQL: set DATABASE_URL=postgres://…")
+    parts = urlsplit(url)
+    return (
+        urlunsplit(parts._replace(path="/postgres")),
+        urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
+    )
+
+
+def admin_sql(maintenance_url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(maintenance_url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+class Processes:
+    """Children in their own process groups, each stopped with the signal it shuts down on."""
+
+    def __init__(self, env: dict, log_dir: Path):
+        self.env, self.log_dir, self.running = env, log_dir, []
+
+    def start(self, name: str, args: list[str], stop_signal: int) -> None:
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 (closed in stop_all)
+        proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.running.append((name, proc, stop_signal, log))
+
+    def stop_all(self) -> None:
+        for _, proc, sig, _ in self.running:
+            if proc.poll() is None:
+                os.killpg(proc.pid, sig)
+        deadline = time.monotonic() + 15
+        for _, proc, _, log in self.running:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            log.close()
+        self.running.clear()
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_until_serving(port: int, procs: Processes) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/openapi.json")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    sys.exit(f"gunicorn did not start:\n{procs.tail('gunicorn')}")
+
+
+def seed(bench_url: str) -> str:
+    """A team with 8 online agents behind one Round Robin rule; returns an API token."""
+    os.environ["DATABASE_URL"] = bench_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from routing.tests.helpers import rule
+    from teams.tests.factories import UserFactory, make_member, make_team
+    from teams.tokens import api_token_create
+
+    team = make_team(name="Bench Realty", owner=UserFactory(username="bench-owner"))
+    agents = [
+        make_member(team, user=UserFactory(username=f"bench-agent-{i}"), is_online=True)
+        for i in range(8)
+    ]
+    rule(team, "Website", *agents, sources=["Website"])
+    _, token = api_token_create(actor=None, team=team, name="bench")
+    return token
+
+
+def fire(
+    port: int, token: str, count: int, offset: int, deadline: float = float("inf")
+) -> list[tuple[int, float, float, int]]:
+    """POST up to `count` new leads over one keep-alive connection, stopping at the deadline:
+    (status, sent, latency, contact id) each."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    results = []
+    for i in range(offset, offset + count):
+        if time.perf_counter() > deadline:
+            break
+        body = json.dumps(
+            {
+                "first_name": "Bench",
+                "last_name": f"Lead {i}",
+                "email": f"lead{i}@bench.example",
+                "source": "Website",
+                "city": "Austin",
+            }
+        )
+        sent = time.time()
+        started = time.perf_counter()
+        conn.request("POST", "/api/v1/contacts", body=body, headers=headers)
+        response = conn.getresponse()
+        payload = response.read()
+        latency = time.perf_counter() - started
+        contact_id = json.loads(payload).get("id", 0) if response.status in (200, 201) else 0
+        results.append((response.status, sent, latency, contact_id))
+    conn.close()
+    return results
+
+
+def run_load(port: int, token: str) -> tuple[list, float]:
+    per_thread = [
+        REQUESTS // THREADS + (1 if i < REQUESTS % THREADS else 0) for i in range(THREADS)
+    ]
+    offsets = [sum(per_thread[:i]) for i in range(THREADS)]
+    results: list = [None] * THREADS
+
+    deadline = time.perf_counter() + MAX_SECONDS / 2
+
+    def target(i):
+        results[i] = fire(port, token, per_thread[i], 1000 + offsets[i], deadline)
+
+    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(THREADS)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=MAX_SECONDS)
+    elapsed = time.perf_counter() - started
+    return [row for chunk in results if chunk for row in chunk], elapsed
+
+
+def wait_for_notifications(sent_at: dict[int, float]) -> dict[int, float]:
+    """First time each contact's agent notification row was seen (polled every 10 ms)."""
+    from contacts.models import Contact
+    from notifications.models import Channel, Kind, OutboxMessage
+
+    seen: dict[int, float] = {}
+    pending = set(sent_at)
+    deadline = time.monotonic() + MAX_SECONDS / 2
+    while pending and time.monotonic() < deadline:
+        found = set(
+            OutboxMessage.objects.filter(
+                contact_id__in=pending, channel=Channel.IN_APP, kind=Kind.ASSIGNED
+            ).values_list("contact_id", flat=True)
+        )
+        now = time.time()
+        for contact_id in found:
+            seen[contact_id] = now
+        pending -= found
+        time.sleep(0.01)
+    if pending:
+        stuck = Contact.objects.filter(pk__in=pending).values_list("routing_status", flat=True)
+        print(f"  {len(pending)} contacts without a notification row: {sorted(set(stuck))}")
+    return seen
+
+
+def main() -> None:
+    maintenance_url, bench_url = database_urls()
+    admin_sql(maintenance_url, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    admin_sql(maintenance_url, f'CREATE DATABASE "{BENCH_DB}"')
+    env = {
+        **os.environ,
+        "DATABASE_URL": bench_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "Q_SYNC": "0",
+        # One client address and one token send everything: no limits while measuring.
+        "INTAKE_RATE_LIMIT_PER_IP": "0",
+        "INTAKE_RATE_LIMIT_PER_TOKEN": "0",
+    }
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-intake-"))
+    procs = Processes(env, log_dir)
+    try:
+        subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+        )
+        token = seed(bench_url)
+        port = free_port()
+        procs.start(
+            "gunicorn",
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+            ],
+            signal.SIGTERM,
+        )
+        procs.start("qcluster", [PYTHON, "manage.py", "qcluster"], signal.SIGINT)
+        wait_until_serving(port, procs)
+        fire(port, token, 20, 0)  # warm both workers' connections and code paths
+
+        rows, elapsed = run_load(port, token)
+        ok = [r for r in rows if r[0] == 201]
+        latencies = [r[2] * 1000 for r in ok]
+        print(f"intake: {len(rows)} POST /api/v1/contacts from {THREADS} threads, gunicorn -w 2")
+        if len(ok) != len(rows):
+            codes = sorted({r[0] for r in rows})
+            print(f"  {len(rows) - len(ok)} answers were not 201: {codes}")
+        if not ok:
+            sys.exit(f"no lead was accepted:\n{procs.tail('gunicorn')}")
+        print(f"  requests/s:          {len(rows) / elapsed:8.1f}")
+        print(f"  latency p50:         {percentile(latencies, 50):8.1f} ms")
+        print(f"  latency p99:         {percentile(latencies, 99):8.1f} ms")
+
+        sent_at = {r[3]: r[1] for r in ok}
+        seen = wait_for_notifications(sent_at)
+        delays = [(seen[c] - sent_at[c]) * 1000 for c in seen]
+        if delays:
+            print("intake → agent's in-app notification row (qcluster: 2 workers, poll 0.2 s):")
+            print(f"  p50:                 {percentile(delays, 50):8.1f} ms")
+            print(f"  p99:                 {percentile(delays, 99):8.1f} ms")
+            print(f"  max:                 {max(delays):8.1f} ms   ({len(delays)} contacts)")
+        else:
+            print(f"no notification row appeared:\n{procs.tail('qcluster')}")
+    finally:
+        procs.stop_all()
+        from django.db import connections
+
+        connections.close_all()
+        admin_sql(maintenance_url, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

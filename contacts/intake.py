@@ -1,0 +1,701 @@
+"""Lead intake: every door a lead comes in by (API, lead-source webhook, CSV import).
+
+A lead is stored before anyone is told it arrived, and routing starts only
+after that commit (contacts.signals → routing on commit → django-q2). A lead
+that matches a contact the team already has is attached to it as a new
+inquiry and stays with its agent. Idempotency keys, rejected payloads and
+the pruning of both live here too.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from contacts.models import (
+    Contact,
+    ContactRole,
+    ContactType,
+    ExternalLead,
+    IdempotencyKey,
+    IdempotencyState,
+    ImportJob,
+    ImportStatus,
+    LeadSource,
+    RejectedPayload,
+    RoleKind,
+    TimelineEvent,
+)
+from contacts.ratelimit import ratelimit_prune
+from contacts.services import contact_create, contacts_bulk_create, tags_resolve, timeline_add
+from routing.models import LogEvent, RoutingLog
+from routing.services import contact_assign_directly
+from teams.models import Membership, Team
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def stored_first(what: str) -> Iterator[None]:
+    """An atomic block whose commit is the promise made to the sender.
+
+    Work started on commit (routing: django-q2 runs it inline in sync mode, or
+    enqueues it) can still fail after the rows are stored. That failure is
+    already recorded where it belongs (contact_route marks the contact failed,
+    the sweeper retries it); here it is logged with its traceback and the
+    caller still gets its answer, because the lead is safe. A failure before
+    the commit is raised as usual.
+    """
+    committed = []
+    try:
+        with transaction.atomic():
+            # Registered first, so it runs before any callback that might raise.
+            transaction.on_commit(lambda: committed.append(True))
+            yield
+    except Exception:
+        if not committed:
+            raise
+        logger.exception("%s committed; a task started on commit failed", what)
+
+
+# --- normalising ------------------------------------------------------------------
+
+
+def normalize_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def normalize_phone(value: str) -> str:
+    """Digits only, the last ten: "+1 (512) 555-0100" and "512.555.0100" are one number."""
+    return re.sub(r"\D", "", value)[-10:]
+
+
+def normalize_name(value: str) -> str:
+    return " ".join(value.split()).lower()
+
+
+# --- storing a lead ---------------------------------------------------------------
+
+CONTACT_INFO_FIELDS = ("first_name", "last_name", "email", "phone")
+# Blank fields of an existing contact that a repeat inquiry may fill in; nothing is overwritten.
+FILLABLE_FIELDS = (*CONTACT_INFO_FIELDS, "city", "state", "zip_code", "contact_type")
+
+
+@dataclass(frozen=True)
+class Lead:
+    """A validated lead, whatever door it came in by: Contact fields, tags and a message."""
+
+    fields: dict
+    tags: tuple[str, ...] = ()
+    message: str = ""
+
+    @property
+    def source(self) -> str:
+        return self.fields.get("source", "")
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    contact: Contact
+    deduplicated: bool
+    matched_by: str = ""
+
+
+def lead_intake(
+    *,
+    team: Team,
+    lead: Lead,
+    source: LeadSource | None = None,
+    external_id: str = "",
+) -> IntakeResult:
+    """Store the lead, or attach it to the contact it duplicates, and commit.
+
+    Concurrent leads with the same email (or phone and name, or source lead id)
+    are serialised by a transaction-scoped lock, so ten identical posts make one
+    contact and nine inquiries on it.
+    """
+    fields = {**lead.fields, "email": normalize_email(lead.fields.get("email", ""))}
+    email, phone = fields["email"], normalize_phone(fields.get("phone", ""))
+    name = normalize_name(f"{fields.get('first_name', '')} {fields.get('last_name', '')}")
+    with stored_first("Lead"):
+        _dedup_lock(_dedup_keys(team.pk, email, phone, name, source, external_id))
+        match = _find_match(team, fields, source, external_id)
+        if match is not None:
+            contact, matched_by = match
+            inquiry_attach(contact=contact, lead=lead, matched_by=matched_by)
+        else:
+            contact = contact_create(team=team, tags=lead.tags, **fields)
+            if lead.message:
+                timeline_add(
+                    contact=contact,
+                    kind="inquiry",
+                    message=f"Inquiry from {lead.source or 'an unnamed source'}.",
+                    text=lead.message[:2000],
+                )
+        matched_by = match[1] if match else ""
+        if source is not None and external_id and matched_by != "source lead id":
+            ExternalLead.objects.create(source=source, external_id=external_id, contact=contact)
+    return IntakeResult(contact=contact, deduplicated=match is not None, matched_by=matched_by)
+
+
+def _dedup_keys(
+    team_id: int,
+    email: str,
+    phone: str,
+    name: str,
+    source: LeadSource | None,
+    external_id: str,
+) -> list[str]:
+    keys = []
+    if email:
+        keys.append(f"{team_id}:email:{email}")
+    if phone and name:
+        keys.append(f"{team_id}:phone:{phone}:{name}")
+    if source is not None and external_id:
+        keys.append(f"source:{source.pk}:{external_id}")
+    return keys
+
+
+def _dedup_lock(keys: list[str]) -> None:
+    """Hold a lock per dedup key until commit.
+
+    PostgreSQL: transaction-scoped advisory locks, taken in a fixed order so two
+    leads sharing keys cannot deadlock. SQLite: every transaction here begins
+    IMMEDIATE (settings), which already serialises writers, so there is nothing to add.
+    """
+    if connection.vendor != "postgresql":
+        return
+    lock_ids = sorted(
+        {int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True) for k in keys}
+    )
+    with connection.cursor() as cursor:
+        for lock_id in lock_ids:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+
+
+def _find_match(
+    team: Team, fields: dict, source: LeadSource | None, external_id: str
+) -> tuple[Contact, str] | None:
+    """The team's oldest contact this lead duplicates, and how it matched."""
+    if source is not None and external_id:
+        known = (
+            ExternalLead.objects.filter(source=source, external_id=external_id)
+            .select_related("contact")
+            .first()
+        )
+        if known is not None:
+            return known.contact, "source lead id"
+    contacts = Contact.objects.filter(team=team).order_by("created_at", "id")
+    if fields["email"]:
+        found = contacts.filter(email__iexact=fields["email"]).first()
+        if found is not None:
+            return found, "email"
+    phone = normalize_phone(fields.get("phone", ""))
+    first, last = fields.get("first_name", "").strip(), fields.get("last_name", "").strip()
+    if phone and (first or last):
+        namesakes = contacts.filter(first_name__iexact=first, last_name__iexact=last)
+        for candidate in namesakes.exclude(phone="").only("id", "phone")[:200]:
+            if normalize_phone(candidate.phone) == phone:
+                return Contact.objects.get(pk=candidate.pk), "phone and name"
+    return None
+
+
+def inquiry_attach(*, contact: Contact, lead: Lead, matched_by: str) -> None:
+    """A repeat lead: a new inquiry on the timeline, logged, and no new routing."""
+    source = lead.source or "an unnamed source"
+    filled = [
+        name
+        for name in FILLABLE_FIELDS
+        if not getattr(contact, name) and lead.fields.get(name) not in (None, "")
+    ]
+    for name in filled:
+        setattr(contact, name, lead.fields[name])
+    if filled:
+        contact.save(update_fields=[*filled, "updated_at"])
+    agent = (
+        ContactRole.objects.filter(contact=contact, kind=RoleKind.AGENT)
+        .select_related("membership__user")
+        .first()
+    )
+    timeline_add(
+        contact=contact,
+        kind="inquiry",
+        message=f"New inquiry from {source}.",
+        matched_by=matched_by,
+        text=lead.message[:2000],
+        filled=filled,
+    )
+    stays = (
+        f"stays with {agent.membership.display_name}"
+        if agent
+        else f"stays as it is (routing {contact.get_routing_status_display().lower()})"
+    )
+    RoutingLog.objects.create(
+        team_id=contact.team_id,
+        contact=contact,
+        event=LogEvent.DEDUPLICATED,
+        membership=agent.membership if agent else None,
+        reason=f"New inquiry from {source} matched by {matched_by}: {stays}, not routed again."[
+            :255
+        ],
+    )
+
+
+# --- idempotency ------------------------------------------------------------------
+
+
+class IdempotencyInFlight(Exception):
+    """The first request with this key has not finished."""
+
+
+class IdempotencyMismatch(Exception):
+    """The key was used before with another request."""
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: dict
+
+
+def request_fingerprint(*, path: str, data: object) -> str:
+    """The same request whatever its JSON key order or whitespace."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{path}\n{canonical}".encode()).hexdigest()
+
+
+def idempotency_begin(
+    *, team: Team, key: str, fingerprint: str, now: datetime | None = None
+) -> StoredResponse | None:
+    """Claim the key (committed at once, before any work), or say why not.
+
+    None: go ahead. A StoredResponse: replay it. Raises IdempotencyMismatch for
+    another request under the same key, IdempotencyInFlight while the first runs.
+    """
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            IdempotencyKey.objects.create(
+                team=team, key=key, fingerprint=fingerprint, created_at=now
+            )
+        return None
+    except IntegrityError:
+        pass
+    row = IdempotencyKey.objects.filter(team=team, key=key).first()
+    if row is None:  # the first request failed and released the key a moment ago
+        raise IdempotencyInFlight
+    if row.fingerprint != fingerprint:
+        raise IdempotencyMismatch
+    if row.state == IdempotencyState.DONE:
+        return StoredResponse(status=row.response_status, body=row.response_body)
+    # A request that died mid-flight (process killed) leaves its key behind: take it over.
+    stale = now - timedelta(seconds=settings.INTAKE_IDEMPOTENCY_IN_FLIGHT_SECONDS)
+    taken = IdempotencyKey.objects.filter(
+        pk=row.pk, state=IdempotencyState.IN_FLIGHT, created_at__lt=stale
+    ).update(created_at=now)
+    if taken:
+        return None
+    raise IdempotencyInFlight
+
+
+def idempotency_finish(*, team: Team, key: str, status: int, body: dict) -> None:
+    IdempotencyKey.objects.filter(team=team, key=key).update(
+        state=IdempotencyState.DONE,
+        response_status=status,
+        response_body=body,
+        completed_at=timezone.now(),
+    )
+
+
+def idempotency_release(*, team: Team, key: str) -> None:
+    """The request failed before storing anything: a retry with the key may run again."""
+    IdempotencyKey.objects.filter(team=team, key=key, state=IdempotencyState.IN_FLIGHT).delete()
+
+
+# --- webhooks ---------------------------------------------------------------------
+
+SIGNATURE_SCHEME = "sha256="
+
+
+def webhook_signature(*, secret: str, body: bytes) -> str:
+    return SIGNATURE_SCHEME + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_signature_valid(*, source: LeadSource, body: bytes, header: str) -> bool:
+    """HMAC-SHA256 of the raw body with the source's secret, compared in constant time."""
+    expected = webhook_signature(secret=source.secret, body=body)
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+# --- rejected payloads ------------------------------------------------------------
+
+
+def _clean_text(value: str) -> str:
+    # PostgreSQL text and jsonb refuse NUL characters.
+    return value.replace("\x00", "\ufffd")
+
+
+def rejected_payload_record(
+    *,
+    endpoint: str,
+    status: int,
+    reason: str,
+    body: bytes,
+    errors: list[dict] | tuple = (),
+    content_type: str = "",
+    remote_addr: str = "",
+    team: Team | None = None,
+    source: LeadSource | None = None,
+) -> RejectedPayload:
+    """Keep a turned-away request for inspection: reason, errors and the start of its body."""
+    cap = settings.INTAKE_REJECTED_BODY_BYTES
+    clean_errors = [
+        {k: _clean_text(str(v))[:500] for k, v in error.items()} for error in list(errors)[:50]
+    ]
+    return RejectedPayload.objects.create(
+        team=team,
+        source=source,
+        endpoint=_clean_text(endpoint)[:255],
+        status=status,
+        reason=_clean_text(reason)[:255],
+        errors=clean_errors,
+        content_type=_clean_text(content_type)[:255],
+        remote_addr=remote_addr or None,
+        body=_clean_text(body[:cap].decode("utf-8", errors="replace")),
+        body_size=len(body),
+    )
+
+
+# --- pruning (django-q2 schedule "intake-prune", hourly) ----------------------------
+
+
+def intake_prune(*, now: datetime | None = None) -> dict[str, int]:
+    """Idempotency keys past their keep time, old rejected payloads and rate-limit windows."""
+    now = now or timezone.now()
+    keys_before = now - timedelta(hours=max(settings.INTAKE_IDEMPOTENCY_KEEP_HOURS, 24))
+    rejected_before = now - timedelta(days=settings.INTAKE_REJECTED_KEEP_DAYS)
+    keys, _ = IdempotencyKey.objects.filter(created_at__lt=keys_before).delete()
+    rejected, _ = RejectedPayload.objects.filter(created_at__lt=rejected_before).delete()
+    return {
+        "idempotency_keys": keys,
+        "rejected_payloads": rejected,
+        "rate_limit_windows": ratelimit_prune(now=now.timestamp()),
+    }
+
+
+# --- CSV import -------------------------------------------------------------------
+
+IMPORT_FIELDS = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "full_name": "Full name",
+    "email": "Email",
+    "phone": "Phone",
+    "source": "Source",
+    "contact_type": "Type",
+    "city": "City",
+    "state": "State",
+    "zip_code": "ZIP code",
+    "price_min": "Price from",
+    "price_max": "Price to",
+    "tags": "Tags",
+    "segment": "Segment",
+}
+_HEADER_GUESSES = {
+    "firstname": "first_name",
+    "first": "first_name",
+    "givenname": "first_name",
+    "lastname": "last_name",
+    "last": "last_name",
+    "surname": "last_name",
+    "familyname": "last_name",
+    "name": "full_name",
+    "fullname": "full_name",
+    "email": "email",
+    "emailaddress": "email",
+    "phone": "phone",
+    "phonenumber": "phone",
+    "mobile": "phone",
+    "cell": "phone",
+    "source": "source",
+    "leadsource": "source",
+    "type": "contact_type",
+    "contacttype": "contact_type",
+    "city": "city",
+    "state": "state",
+    "zip": "zip_code",
+    "zipcode": "zip_code",
+    "postalcode": "zip_code",
+    "pricemin": "price_min",
+    "minprice": "price_min",
+    "pricefrom": "price_min",
+    "pricemax": "price_max",
+    "maxprice": "price_max",
+    "priceto": "price_max",
+    "tags": "tags",
+    "segment": "segment",
+}
+
+
+def import_guess_mapping(header: list[str]) -> dict[str, str]:
+    """Column index → field for the headers we recognise, each field once."""
+    mapping, taken = {}, set()
+    for index, title in enumerate(header):
+        guess = _HEADER_GUESSES.get(re.sub(r"[^a-z]", "", title.lower()))
+        if guess and guess not in taken:
+            mapping[str(index)] = guess
+            taken.add(guess)
+    return mapping
+
+
+def csv_parse(*, data: bytes) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of an uploaded CSV (UTF-8, or Windows-1252 as Excel writes it)."""
+    if len(data) > settings.IMPORT_MAX_BYTES:
+        raise ValidationError(
+            f"The file is larger than {settings.IMPORT_MAX_BYTES // (1024 * 1024)} MB."
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    text = text.replace("\x00", "")
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        records = list(csv.reader(io.StringIO(text), dialect))
+    except csv.Error as exc:
+        raise ValidationError(f"This is not a readable CSV file: {exc}.") from exc
+    # Blank rows stay, so row numbers match the spreadsheet; the check skips them.
+    while records and not any(cell.strip() for cell in records[-1]):
+        records.pop()
+    if len(records) < 2:
+        raise ValidationError("The file needs a header row and at least one contact.")
+    header = [title.strip() or f"Column {i + 1}" for i, title in enumerate(records[0])]
+    rows = records[1:]
+    if len(rows) > settings.IMPORT_MAX_ROWS:
+        raise ValidationError(f"At most {settings.IMPORT_MAX_ROWS} contacts per file.")
+    width = len(header)
+    return header, [(row + [""] * width)[:width] for row in rows]
+
+
+def import_job_create(*, actor: Membership, filename: str, data: bytes) -> ImportJob:
+    header, rows = csv_parse(data=data)
+    return ImportJob.objects.create(
+        team_id=actor.team_id,
+        created_by=actor,
+        filename=filename[:255],
+        header=header,
+        rows=rows,
+        mapping=import_guess_mapping(header),
+    )
+
+
+@transaction.atomic
+def import_job_map(
+    *,
+    job: ImportJob,
+    mapping: dict[str, str],
+    default_source: str,
+    assign_to: Membership | None,
+) -> ImportJob:
+    """Save the column mapping; the rows are checked against it on every view of the job."""
+    if job.status == ImportStatus.IMPORTED:
+        raise ValidationError("This file was imported already.")
+    if assign_to is not None and assign_to.team_id != job.team_id:
+        raise ValidationError("That agent belongs to another team.")
+    job.mapping = {k: v for k, v in mapping.items() if v}
+    job.default_source = default_source.strip() or "CSV import"
+    job.assign_to = assign_to
+    job.status = ImportStatus.MAPPED
+    job.save(update_fields=["mapping", "default_source", "assign_to", "status"])
+    return job
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # as a spreadsheet numbers it: the header is row 1
+    field: str
+    message: str
+
+
+@dataclass
+class ImportCheck:
+    ready: list[tuple[int, dict, list[str]]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    duplicates: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def error_rows(self) -> int:
+        return len({e.row for e in self.errors})
+
+
+_CONTACT_TYPES = {
+    **{value: value for value in ContactType.values},
+    **{label.lower(): value for value, label in ContactType.choices},
+}
+
+
+def _import_row(cells: list[str], mapping: dict[str, str], default_source: str):
+    """One row's Contact fields, tags and errors as (field label, message) pairs."""
+    values = {fieldname: cells[int(index)].strip() for index, fieldname in mapping.items()}
+    fields, errors = {}, []
+    full = values.pop("full_name", "")
+    if full:
+        first, _, last = full.partition(" ")
+        fields.update(first_name=first, last_name=last.strip())
+    for name in ("first_name", "last_name", "phone", "city", "state", "zip_code", "segment"):
+        if values.get(name):
+            fields[name] = values[name]
+    fields["email"] = normalize_email(values.get("email", ""))
+    fields["source"] = values.get("source") or default_source
+    kind = values.get("contact_type", "")
+    if kind:
+        if kind.lower() in _CONTACT_TYPES:
+            fields["contact_type"] = _CONTACT_TYPES[kind.lower()]
+        else:
+            errors.append(
+                ("contact_type", f"“{kind}” is not one of buyer, seller, renter, investor.")
+            )
+    for name in ("price_min", "price_max"):
+        raw = re.sub(r"[\s$,]", "", values.get(name, ""))
+        if raw:
+            try:
+                fields[name] = Decimal(raw).quantize(Decimal(1))
+            except InvalidOperation:
+                errors.append((name, f"“{values[name]}” is not a whole number."))
+    if not fields["email"] and not fields.get("phone"):
+        errors.append(("email", "Needs an email or a phone number."))
+    if (
+        fields.get("price_min")
+        and fields.get("price_max")
+        and fields["price_min"] > fields["price_max"]
+    ):
+        errors.append(("price_max", "Must not be below the price from."))
+    tags = [t.strip()[:60] for t in re.split(r"[,;]", values.get("tags", "")) if t.strip()]
+    try:
+        Contact(**fields).full_clean(
+            exclude=["team", "routed_rule"], validate_unique=False, validate_constraints=False
+        )
+    except ValidationError as exc:
+        errors += [(name, " ".join(msgs)) for name, msgs in exc.message_dict.items()]
+    return fields, tags, errors
+
+
+def import_check(*, job: ImportJob) -> ImportCheck:
+    """Every row against the mapping: ready, in error, or a contact the team already has."""
+    check = ImportCheck()
+    header_of = {fieldname: job.header[int(index)] for index, fieldname in job.mapping.items()}
+    known_emails, known_phones = _team_contact_index(job.team_id)
+    seen_emails, seen_phones = {}, {}
+    for offset, cells in enumerate(job.rows):
+        row = offset + 2
+        if not any(cell.strip() for cell in cells):
+            continue
+        fields, tags, errors = _import_row(cells, job.mapping, job.default_source)
+        for name, message in errors:
+            label = header_of.get(name) or IMPORT_FIELDS.get(name) or name.replace("_", " ")
+            check.errors.append(RowError(row=row, field=label, message=message))
+        if errors:
+            continue
+        email, phone = fields["email"], normalize_phone(fields.get("phone", ""))
+        name_key = normalize_name(f"{fields.get('first_name', '')} {fields.get('last_name', '')}")
+        phone_key = (phone, name_key) if phone and name_key else None
+        if email and email in known_emails:
+            check.duplicates.append((row, f"same email as contact #{known_emails[email]}"))
+        elif phone_key and phone_key in known_phones:
+            check.duplicates.append(
+                (row, f"same phone and name as contact #{known_phones[phone_key]}")
+            )
+        elif email and email in seen_emails:
+            check.duplicates.append((row, f"same email as row {seen_emails[email]}"))
+        elif phone_key and phone_key in seen_phones:
+            check.duplicates.append((row, f"same phone and name as row {seen_phones[phone_key]}"))
+        else:
+            check.ready.append((row, fields, tags))
+            if email:
+                seen_emails[email] = row
+            if phone_key:
+                seen_phones[phone_key] = row
+    return check
+
+
+def _team_contact_index(team_id: int) -> tuple[dict, dict]:
+    """The team's contacts by normalized email and by (phone, name), in one pass."""
+    emails, phones = {}, {}
+    rows = (
+        Contact.objects.filter(team_id=team_id)
+        .order_by("-created_at", "-id")
+        .values_list("id", "email", "phone", "first_name", "last_name")
+    )
+    for contact_id, email, phone, first, last in rows.iterator(chunk_size=2000):
+        if email:
+            emails[normalize_email(email)] = contact_id
+        name_key = normalize_name(f"{first} {last}")
+        if phone and name_key:
+            phones[(normalize_phone(phone), name_key)] = contact_id
+    return emails, phones
+
+
+def import_run(*, actor: Membership, job: ImportJob) -> ImportJob:
+    """Create the ready rows once. They are routed like any other contact, or given
+    straight to the job's agent (and then not routed)."""
+    with stored_first("Import"):
+        claimed = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.MAPPED).update(
+            status=ImportStatus.IMPORTED, imported_at=timezone.now()
+        )
+        if not claimed:
+            raise ValidationError("This file was imported already, or its columns are not mapped.")
+        check = import_check(job=job)
+        rows = [fields for _, fields, _ in check.ready]
+        if job.assign_to is None:
+            contacts = contacts_bulk_create(team=job.team, rows=rows)
+        else:
+            # bulk_create sends no post_save: these are not routed, but assigned below.
+            contacts = Contact.objects.bulk_create([Contact(team=job.team, **r) for r in rows])
+            TimelineEvent.objects.bulk_create(
+                [
+                    TimelineEvent(contact=c, kind="created", message="Contact imported.")
+                    for c in contacts
+                ]
+            )
+            for contact in contacts:
+                contact_assign_directly(actor=actor, contact=contact, membership=job.assign_to)
+        _import_tags(job.team, contacts, [tags for _, _, tags in check.ready])
+        job.status = ImportStatus.IMPORTED
+        job.created_count = len(contacts)
+        job.skipped_count = check.error_rows + len(check.duplicates)
+        job.save(update_fields=["created_count", "skipped_count"])
+    return job
+
+
+def _import_tags(team: Team, contacts: list[Contact], tag_lists: list[list[str]]) -> None:
+    names = {name for tags in tag_lists for name in tags}
+    if not names:
+        return
+    by_name = {tag.name: tag for tag in tags_resolve(team=team, names=names)}
+    through = Contact.tags.through
+    through.objects.bulk_create(
+        [
+            through(contact_id=contact.pk, tag_id=by_name[name].pk)
+            for contact, tags in zip(contacts, tag_lists, strict=True)
+            for name in set(tags)
+        ],
+        ignore_conflicts=True,
+    )

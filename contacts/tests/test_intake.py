@@ -1,0 +1,313 @@
+"""Intake rules: dedup, idempotency keys, rate limits, pruning."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django_q.models import Schedule
+
+from contacts.intake import (
+    IdempotencyInFlight,
+    Lead,
+    idempotency_begin,
+    intake_prune,
+    lead_intake,
+    normalize_email,
+    normalize_phone,
+    request_fingerprint,
+)
+from contacts.models import (
+    Contact,
+    IdempotencyKey,
+    IdempotencyState,
+    RateLimitCounter,
+    RejectedPayload,
+)
+from contacts.ratelimit import client_ip, ratelimit_hit
+from contacts.tests.factories import ContactFactory
+from contacts.tests.intake_helpers import (
+    CONTACTS_URL,
+    LEAD,
+    make_token,
+    post_lead,
+    routing_scheduled,
+)
+from routing.models import LogEvent
+from routing.tests.helpers import rule
+
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+
+
+# --- normalising (no database) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [(" Lena@Example.NET ", "lena@example.net"), ("", ""), ("a.b@gmail.com", "a.b@gmail.com")],
+)
+def test_normalize_email(raw, normal):
+    assert normalize_email(raw) == normal
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("+1 (512) 555-0100", "5125550100"),
+        ("512.555.0100", "5125550100"),
+        ("5125550100", "5125550100"),
+        ("", ""),
+        ("555-0100", "5550100"),
+    ],
+)
+def test_normalize_phone(raw, normal):
+    assert normalize_phone(raw) == normal
+
+
+# --- dedup --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def token(team):
+    return make_token(team)
+
+
+@pytest.fixture
+def assigned(team, agent, token, client, django_capture_on_commit_callbacks):
+    """A lead that came in and was routed to the agent."""
+    rule(team, "Everyone", agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_id = post_lead(client, LEAD, token=token).json()["id"]
+    contact = Contact.objects.get(pk=contact_id)
+    assert contact.routing_status == "assigned"
+    return contact
+
+
+def test_dedup_by_email_attaches_inquiry_and_keeps_agent(
+    client, token, assigned, agent, django_capture_on_commit_callbacks
+):
+    repeat = {"email": " LENA@example.net", "source": "Facebook", "message": "Still looking!"}
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = post_lead(client, repeat, token=token)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["id"], body["deduplicated"], body["matched_by"]) == (assigned.pk, True, "email")
+    assert body["primary_agent"]["id"] == agent.pk
+    assert Contact.objects.count() == 1
+    assert not routing_scheduled(callbacks)
+    inquiry = assigned.timeline.filter(kind="inquiry").first()
+    assert inquiry.message == "New inquiry from Facebook."
+    assert inquiry.data["text"] == "Still looking!"
+    log = assigned.routing_logs.get(event=LogEvent.DEDUPLICATED)
+    assert log.membership == agent
+    assert log.reason == (
+        "New inquiry from Facebook matched by email: stays with Alan Agent, not routed again."
+    )
+    assert assigned.routing_logs.filter(event=LogEvent.ASSIGNED).count() == 1
+
+
+def test_dedup_by_phone_and_name(client, token, assigned):
+    repeat = {"first_name": "lena", "last_name": "LEAD", "phone": "512.555.0100"}
+
+    response = post_lead(client, repeat, token=token)
+
+    assert response.status_code == 200
+    assert response.json()["matched_by"] == "phone and name"
+    assert response.json()["id"] == assigned.pk
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"first_name": "Someone", "last_name": "Else", "phone": "512.555.0100"},
+        {"first_name": "Lena", "last_name": "Lead", "phone": "512.555.0199"},
+        {"email": "other@example.net"},
+    ],
+)
+def test_no_match_is_a_new_contact(client, token, assigned, other):
+    response = post_lead(client, other, token=token)
+
+    assert response.status_code == 201
+    assert response.json()["deduplicated"] is False
+    assert Contact.objects.count() == 2
+
+
+def test_dedup_does_not_cross_teams(client, assigned, outsider):
+    response = post_lead(client, LEAD, token=make_token(outsider.team))
+
+    assert response.status_code == 201
+    assert Contact.objects.filter(team=outsider.team).count() == 1
+
+
+def test_dedup_fills_blank_fields_only(team):
+    existing = ContactFactory(team=team, email="lena@example.net", phone="", city="Austin")
+    lead = Lead(fields={"email": "lena@example.net", "phone": "5125550100", "city": "Dallas"})
+
+    result = lead_intake(team=team, lead=lead)
+
+    existing.refresh_from_db()
+    assert result.deduplicated
+    assert result.contact == existing
+    assert (existing.phone, existing.city) == ("5125550100", "Austin")
+    assert existing.timeline.get(kind="inquiry").data["filled"] == ["phone"]
+
+
+def test_dedup_of_unrouted_contact_says_so(team):
+    existing = ContactFactory(team=team, email="lena@example.net", routing_status="failed")
+
+    lead_intake(team=team, lead=Lead(fields={"email": "lena@example.net", "source": "Zillow"}))
+
+    log = existing.routing_logs.get(event=LogEvent.DEDUPLICATED)
+    assert log.membership is None
+    assert "stays as it is (routing failed), not routed again" in log.reason
+
+
+# --- idempotency ---------------------------------------------------------------------
+
+
+def test_same_key_same_body_replays_first_response(client, token, team):
+    first = post_lead(client, LEAD, token=token, key="order-1")
+    # Same JSON, other key order and spacing: the same request.
+    same = json.dumps(dict(reversed(LEAD.items())), indent=2)
+    again = post_lead(client, same, token=token, key="order-1")
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert Contact.objects.count() == 1
+    assert IdempotencyKey.objects.get().state == IdempotencyState.DONE
+
+
+def test_same_key_different_body_is_422(client, token):
+    post_lead(client, LEAD, token=token, key="order-1")
+
+    response = post_lead(client, {**LEAD, "city": "Dallas"}, token=token, key="order-1")
+
+    assert response.status_code == 422
+    assert Contact.objects.count() == 1
+    assert RejectedPayload.objects.get().status == 422
+
+
+def test_same_key_while_first_in_flight_is_409(client, token, team):
+    fingerprint = request_fingerprint(path=CONTACTS_URL, data=LEAD)
+    IdempotencyKey.objects.create(team=team, key="order-1", fingerprint=fingerprint)
+
+    response = post_lead(client, LEAD, token=token, key="order-1")
+
+    assert response.status_code == 409
+    assert not Contact.objects.exists()
+
+
+def test_key_of_a_request_that_died_is_taken_over(team, settings):
+    settings.INTAKE_IDEMPOTENCY_IN_FLIGHT_SECONDS = 60
+    IdempotencyKey.objects.create(team=team, key="k", fingerprint="f", created_at=T0)
+
+    later = T0 + timedelta(seconds=61)
+    with pytest.raises(IdempotencyInFlight):
+        idempotency_begin(team=team, key="k", fingerprint="f", now=T0 + timedelta(seconds=59))
+    assert idempotency_begin(team=team, key="k", fingerprint="f", now=later) is None  # go ahead
+    assert IdempotencyKey.objects.get().created_at == later
+
+
+def test_keys_are_per_team(client, token, outsider):
+    post_lead(client, LEAD, token=token, key="order-1")
+
+    response = post_lead(client, LEAD, token=make_token(outsider.team), key="order-1")
+
+    assert response.status_code == 201
+    assert Contact.objects.count() == 2
+
+
+def test_key_is_released_when_the_intake_fails(client, token, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr("contacts.api.contacts.lead_intake", broken)
+    with pytest.raises(RuntimeError):
+        post_lead(client, LEAD, token=token, key="order-1")
+
+    assert not IdempotencyKey.objects.exists()  # a retry may run
+
+
+def test_keys_kept_24_hours_then_pruned(client, token):
+    with time_machine.travel(T0, tick=False):
+        post_lead(client, LEAD, token=token, key="order-1")
+
+    assert intake_prune(now=T0 + timedelta(hours=23, minutes=59))["idempotency_keys"] == 0
+    with time_machine.travel(T0 + timedelta(hours=23, minutes=59), tick=False):
+        replay = post_lead(client, LEAD, token=token, key="order-1")
+    assert replay["Idempotent-Replayed"] == "true"
+    assert intake_prune(now=T0 + timedelta(hours=24, minutes=1))["idempotency_keys"] == 1
+
+
+def test_prune_schedule_is_installed_by_migrations(db):
+    schedule = Schedule.objects.get(name="intake-prune")
+    assert (schedule.func, schedule.repeats) == ("contacts.intake.intake_prune", -1)
+
+
+def test_prune_drops_old_rejected_payloads(db, settings):
+    settings.INTAKE_REJECTED_KEEP_DAYS = 30
+    RejectedPayload.objects.create(endpoint="/x", status=400, reason="old", created_at=T0)
+    RejectedPayload.objects.create(
+        endpoint="/x", status=400, reason="new", created_at=T0 + timedelta(days=29)
+    )
+
+    assert intake_prune(now=T0 + timedelta(days=31))["rejected_payloads"] == 1
+    assert RejectedPayload.objects.get().reason == "new"
+
+
+# --- rate limits -----------------------------------------------------------------------
+
+
+def test_ratelimit_counts_in_fixed_windows(db):
+    hits = [
+        ratelimit_hit(bucket="b", limit=2, window_seconds=60, now=T0.timestamp() + s)
+        for s in (0, 1, 2, 59.5, 60)
+    ]
+
+    assert [v.allowed for v in hits] == [True, True, False, False, True]
+    assert hits[2].retry_after == 58
+    assert hits[3].retry_after == 1
+    assert RateLimitCounter.objects.get(bucket="b", window_start=T0.timestamp()).hits == 4
+
+
+def test_ratelimit_zero_is_off(db):
+    assert ratelimit_hit(bucket="b", limit=0, window_seconds=60).allowed
+    assert not RateLimitCounter.objects.exists()
+
+
+def test_token_rate_limit_429_with_retry_after(client, token, team, settings):
+    settings.INTAKE_RATE_LIMIT_PER_TOKEN = 2
+    with time_machine.travel(T0, tick=False):
+        codes = [post_lead(client, {"email": f"{i}@x.net"}, token=token) for i in range(3)]
+    assert [r.status_code for r in codes] == [201, 201, 429]
+    assert codes[2]["Retry-After"] == "60"
+    assert not RejectedPayload.objects.exists()  # floods are not stored
+
+    with time_machine.travel(T0 + timedelta(seconds=60), tick=False):
+        assert post_lead(client, {"email": "later@x.net"}, token=token).status_code == 201
+    # Another token of the team has its own count.
+    with time_machine.travel(T0, tick=False):
+        assert post_lead(client, {"email": "o@x.net"}, token=make_token(team)).status_code == 201
+
+
+def test_ip_rate_limit_runs_before_authentication(client, team, settings):
+    settings.INTAKE_RATE_LIMIT_PER_IP = 2
+    with time_machine.travel(T0, tick=False):
+        codes = [post_lead(client, {"email": f"{i}@x.net"}).status_code for i in range(3)]
+        other_ip = post_lead(client, {"email": "o@x.net"}, REMOTE_ADDR="10.0.0.9").status_code
+
+    assert codes == [401, 401, 429]
+    assert other_ip == 401
+    assert RejectedPayload.objects.count() == 3  # the 429 was not stored
+
+
+def test_client_ip_trusts_forwarded_for_only_behind_proxies(rf, settings):
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7")
+
+    settings.INTAKE_TRUSTED_PROXIES = 0
+    assert client_ip(request) == "10.0.0.1"
+    settings.INTAKE_TRUSTED_PROXIES = 1
+    assert client_ip(request) == "203.0.113.7"

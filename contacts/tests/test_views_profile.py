@@ -1,0 +1,473 @@
+"""The contact profile: roles, timeline, activities, segment/tags and the reassign flow."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from contacts.models import Activity, ContactRole, TimelineEvent
+from contacts.services import contact_role_add
+from contacts.tests.factories import ContactFactory
+from routing.models import Offer, OfferStatus
+from routing.reassignment import GroupAssignee, reassignment_group_create, reassignment_start
+from routing.services import contact_assign_directly, offer_claim
+from teams.models import Group
+from teams.tests.factories import make_member
+
+MUTATIONS = [
+    "details_update",
+    "activity_add",
+    "segment_set",
+    "tags_set",
+    "role_add",
+    "reassign_start",
+    "assign_directly",
+]
+
+
+def url(name, contact, *args):
+    return reverse(f"contact_pages:{name}", args=[contact.pk, *args])
+
+
+def assigned_contact(team, member, **fields):
+    """A contact whose primary Agent is `member` (routing done)."""
+    contact = ContactFactory(team=team, **fields)
+    contact_assign_directly(actor=None, contact=contact, membership=member)
+    contact.refresh_from_db()
+    return contact
+
+
+def make_group(team, *members, method="round_robin", **fields):
+    return reassignment_group_create(
+        actor=None,
+        team=team,
+        name=fields.pop("name", f"{method} group"),
+        method=method,
+        assignees=[GroupAssignee(membership=m) for m in members],
+        **fields,
+    )
+
+
+def agent_of(contact):
+    return ContactRole.objects.get(contact=contact, kind="agent").membership
+
+
+@pytest.fixture
+def isa(team):
+    return make_member(team, role="agent")
+
+
+@pytest.fixture
+def closers(team):
+    return [make_member(team) for _ in range(2)]
+
+
+@pytest.fixture
+def contact(team, isa):
+    return assigned_contact(team, isa, first_name="Rita", last_name="Lead")
+
+
+def login(client, membership):
+    client.force_login(membership.user)
+    return client
+
+
+# --- who may open the profile ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", ["owner", "admin_member"])
+def test_profile_allowed_for_owner_and_admin(client, request, contact, persona):
+    login(client, request.getfixturevalue(persona))
+    response = client.get(url("profile", contact))
+    assert response.status_code == 200
+    assert "Rita Lead" in response.text
+    assert response["Vary"].count("HX-Request") == 1
+
+
+def test_profile_allowed_for_the_primary_agent(client, contact, isa):
+    response = login(client, isa).get(url("profile", contact))
+    assert response.status_code == 200
+    assert "Edit details" in response.text  # the primary Agent works the contact
+
+
+def test_profile_allowed_for_agent_with_an_open_offer(client, team, owner, agent, contact):
+    reassignment_start(
+        actor=owner, contact=contact, group=make_group(team, agent, method="next_up")
+    )
+    response = login(client, agent).get(url("profile", contact))
+    assert response.status_code == 200
+    assert "You have an open Next Up offer" in response.text
+    assert "Edit details" not in response.text  # offered, not yet the Agent
+
+
+def test_profile_agent_without_role_or_offer_is_404(client, agent, contact):
+    assert login(client, agent).get(url("profile", contact)).status_code == 404
+
+
+def test_profile_other_team_is_404(client, outsider, contact):
+    assert login(client, outsider).get(url("profile", contact)).status_code == 404
+
+
+def test_profile_anonymous_redirects_to_login(client, contact):
+    response = client.get(url("profile", contact))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("name", MUTATIONS)
+def test_mutations_answer_get_with_405(client, owner, contact, name):
+    assert login(client, owner).get(url(name, contact)).status_code == 405
+
+
+def test_role_remove_answers_get_with_405(client, owner, agent, contact):
+    role = contact_role_add(contact=contact, membership=agent, kind="lender")
+    assert login(client, owner).get(url("role_remove", contact, role.pk)).status_code == 405
+
+
+@pytest.mark.parametrize("name", MUTATIONS)
+def test_mutations_anonymous_redirect_to_login(client, contact, name):
+    response = client.post(url(name, contact))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("name", MUTATIONS)
+def test_mutations_other_team_is_404(client, outsider, contact, name):
+    assert login(client, outsider).post(url(name, contact)).status_code == 404
+
+
+# --- roles ------------------------------------------------------------------------------
+
+
+def test_profile_shows_roles_primary_agent_first(client, owner, agent, isa, contact):
+    contact_role_add(contact=contact, membership=agent, kind="lender")
+    contact_role_add(contact=contact, membership=owner, kind="custom", custom_name="Coordinator")
+    text = login(client, owner).get(url("profile", contact)).text
+    roles = text[text.index('id="roles"') :]
+    assert roles.index(isa.display_name) < roles.index("Lender") < roles.index("Coordinator")
+
+
+def test_role_add_and_remove(client, owner, agent, contact):
+    login(client, owner)
+    response = client.post(url("role_add", contact), {"membership": agent.pk, "kind": "assistant"})
+    assert response.status_code == 302
+    role = ContactRole.objects.get(contact=contact, kind="assistant")
+    assert role.membership == agent
+    response = client.post(url("role_remove", contact, role.pk), follow=True)
+    assert "removed as Assistant" in response.text
+    assert not ContactRole.objects.filter(pk=role.pk).exists()
+    kinds = set(contact.timeline.values_list("kind", flat=True))
+    assert {"role_added", "role_removed"} <= kinds
+
+
+def test_role_add_custom_needs_a_name(client, owner, agent, contact):
+    login(client, owner)
+    response = client.post(url("role_add", contact), {"membership": agent.pk, "kind": "custom"})
+    assert response.status_code == 422
+    assert "Name the custom role." in response.text
+    response = client.post(
+        url("role_add", contact),
+        {"membership": agent.pk, "kind": "custom", "custom_name": "Stager"},
+    )
+    assert ContactRole.objects.get(contact=contact, kind="custom").custom_name == "Stager"
+
+
+def test_role_add_cannot_make_a_primary_agent(client, owner, agent, isa, contact):
+    response = login(client, owner).post(
+        url("role_add", contact), {"membership": agent.pk, "kind": "agent"}
+    )
+    assert response.status_code == 422
+    assert agent_of(contact) == isa
+
+
+def test_primary_agent_role_cannot_be_removed(client, owner, isa, contact):
+    role = ContactRole.objects.get(contact=contact, kind="agent")
+    response = login(client, owner).post(url("role_remove", contact, role.pk), follow=True)
+    assert "changed through routing or reassignment" in response.text
+    assert agent_of(contact) == isa
+
+
+def test_role_edit_forbidden_for_agent_holding_a_secondary_role(client, agent, contact):
+    lender = contact_role_add(contact=contact, membership=agent, kind="lender")
+    login(client, agent)
+    assert client.get(url("profile", contact)).status_code == 200
+    assert client.post(url("role_remove", contact, lender.pk)).status_code == 403
+    response = client.post(url("role_add", contact), {"membership": agent.pk, "kind": "assistant"})
+    assert response.status_code == 403
+    assert client.post(url("details_update", contact), {"first_name": "X"}).status_code == 403
+
+
+def test_role_of_another_contact_is_404(client, team, owner, agent, isa, contact):
+    other = assigned_contact(team, isa)
+    role = contact_role_add(contact=other, membership=agent, kind="lender")
+    assert login(client, owner).post(url("role_remove", contact, role.pk)).status_code == 404
+
+
+# --- details, activities, segment and tags ----------------------------------------------
+
+
+def test_details_update_saves_and_writes_timeline(client, isa, contact):
+    data = {"first_name": "Rita", "last_name": "Lead", "email": "rita@example.com"}
+    data |= {"status": "active", "phone": "", "contact_type": "seller"}
+    response = login(client, isa).post(url("details_update", contact), data)
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert (contact.email, contact.status, contact.contact_type) == (
+        "rita@example.com",
+        "active",
+        "seller",
+    )
+    assert contact.timeline.filter(kind="details_updated").exists()
+
+
+def test_details_update_invalid_shows_errors(client, owner, contact):
+    data = {"first_name": "Rita", "email": "not-an-email", "status": "new"}
+    data |= {"price_min": "500", "price_max": "100"}
+    response = login(client, owner).post(url("details_update", contact), data)
+    assert response.status_code == 422
+    assert "Enter a valid email address." in response.text
+    contact.refresh_from_db()
+    assert contact.email != "not-an-email"
+
+
+@pytest.mark.parametrize("kind", ["call", "text", "email", "note"])
+def test_activity_logged_on_timeline(client, isa, contact, kind):
+    response = login(client, isa).post(url("activity_add", contact), {"kind": kind, "body": "Hi"})
+    assert response.status_code == 302
+    assert Activity.objects.filter(contact=contact, kind=kind, membership=isa).exists()
+    event = contact.timeline.order_by("-id").first()
+    assert event.kind == f"activity_{kind}"
+    contact.refresh_from_db()
+    assert contact.last_contacted_at is not None
+
+
+def test_activity_unknown_kind_is_refused(client, isa, contact):
+    response = login(client, isa).post(url("activity_add", contact), {"kind": "segment_change"})
+    assert response.status_code == 422
+    assert not Activity.objects.filter(contact=contact).exists()
+
+
+@pytest.fixture
+def offered(team, owner, agent, contact):
+    """`agent` holds an open Next Up offer on the contact, through a reassignment group."""
+    reassignment_start(
+        actor=owner, contact=contact, group=make_group(team, agent, method="next_up")
+    )
+    return contact
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("activity_add", {"kind": "call", "body": "Left a voicemail"}),
+        ("segment_set", {"segment": "Hot"}),
+        ("tags_set", {"tags": "buyer, pre-approved"}),
+    ],
+)
+def test_working_the_contact_claims_a_next_up_offer(client, agent, offered, name, data):
+    response = login(client, agent).post(url(name, offered), data, follow=True)
+    assert "You claimed the contact" in response.text
+    assert agent_of(offered) == agent
+    offered.refresh_from_db()
+    assert not offered.reassign_in_progress
+    assert Offer.objects.get(contact=offered).status == OfferStatus.CLAIMED
+
+
+def test_segment_and_tags_saved(client, isa, contact):
+    login(client, isa)
+    client.post(url("segment_set", contact), {"segment": "Nurture 90"})
+    client.post(url("tags_set", contact), {"tags": "vip, relocation , vip"})
+    contact.refresh_from_db()
+    assert contact.segment == "Nurture 90"
+    assert sorted(contact.tags.values_list("name", flat=True)) == ["relocation", "vip"]
+    text = client.get(url("profile", contact)).text
+    assert "Segment: — → Nurture 90" in text
+    assert "Tags: relocation, vip" in text
+
+
+# --- timeline ---------------------------------------------------------------------------
+
+
+def _add_events(contact, n):
+    now = timezone.now()
+    TimelineEvent.objects.bulk_create(
+        TimelineEvent(
+            contact=contact, kind="note", message=f"Event {i:03d}", created_at=now + timedelta(i)
+        )
+        for i in range(n)
+    )
+
+
+def test_timeline_newest_first_and_paginated(client, owner, contact):
+    _add_events(contact, 60)
+    login(client, owner)
+    first = client.get(url("profile", contact)).text
+    assert first.index("Event 059") < first.index("Event 058")
+    assert "Event 005" not in first
+    assert "Page 1 of 2" in first
+    fragment = client.get(url("profile", contact) + "?tpage=2", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.text
+    assert 'id="timeline"' in fragment.text
+    assert "Event 005" in fragment.text
+    assert "Event 059" not in fragment.text
+
+
+# --- the primary Agent role: reassign and assign directly ---------------------------------
+
+
+def test_reassign_choose_shows_only_available_groups(client, team, admin_member, closers, contact):
+    dallas = Group.objects.create(team=team, name="Dallas")
+    make_group(team, *closers, name="Everyone's group")
+    make_group(team, *closers, name="Dallas only", available_to=[dallas])
+    response = login(client, admin_member).get(url("reassign", contact))
+    assert response.status_code == 200
+    assert "Reassign the primary Agent" in response.text
+    assert "Everyone&#x27;s group" in response.text
+    assert "Dallas only" not in response.text
+
+
+def test_reassign_round_robin_through_the_views(client, team, owner, isa, closers, contact):
+    group = make_group(team, *closers, name="Closers")
+    login(client, owner)
+    profile = client.get(url("profile", contact)).text
+    assert url("reassign", contact) in profile
+    confirm = client.get(url("reassign", contact), {"group": group.pk})
+    assert "Are you sure?" in confirm.text
+    assert agent_of(contact) == isa  # confirming is not doing
+    response = client.post(
+        url("reassign_start", contact), {"group": group.pk, "confirm": "yes"}, follow=True
+    )
+    assert agent_of(contact) == closers[0]
+    assert "Reassigned through “Closers”" in response.text
+    text = response.text
+    timeline = text[text.index('id="timeline"') :]
+    assert f"Reassigned from {isa.display_name} to {closers[0].display_name}" in timeline
+    assert "Re-Assign in progress" not in text
+
+
+def test_reassign_next_up_shows_in_progress_and_refuses_assign_directly(
+    client, team, admin_member, isa, closers, contact
+):
+    group = make_group(team, *closers, method="next_up", name="Next up closers")
+    login(client, admin_member)
+    response = client.post(
+        url("reassign_start", contact), {"group": group.pk, "confirm": "yes"}, follow=True
+    )
+    text = response.text
+    roles = text[text.index('id="roles"') : text.index("</section>", text.index('id="roles"'))]
+    assert "Re-Assign in progress" in roles
+    assert "Assign directly" not in roles  # no edit controls while it runs
+    assert url("reassign", contact) not in roles
+    assert url("assign_directly", contact) not in roles
+    response = client.post(url("assign_directly", contact), {"membership": closers[1].pk})
+    assert response.status_code == 302
+    page = client.get(response["Location"]).text
+    assert "Re-Assign in progress: the Agent cannot be changed" in page
+    assert agent_of(contact) == isa
+    # the offered closer claims: the profile shows them and the timeline record
+    offer = Offer.objects.get(contact=contact, status=OfferStatus.OPEN)
+    assert offer_claim(offer_id=offer.pk, membership=closers[0]).claimed
+    text = client.get(url("profile", contact)).text
+    assert "Re-Assign in progress" not in text
+    assert f"Reassigned from {isa.display_name} to {closers[0].display_name}" in text
+
+
+def test_reassign_start_needs_confirmation(client, team, owner, isa, closers, contact):
+    group = make_group(team, *closers)
+    response = login(client, owner).post(url("reassign_start", contact), {"group": group.pk})
+    assert response.status_code == 302
+    assert response["Location"] == url("reassign", contact)
+    assert agent_of(contact) == isa
+
+
+def test_reassign_group_not_available_is_refused(client, team, admin_member, isa, contact):
+    dallas = Group.objects.create(team=team, name="Dallas")
+    hidden = make_group(team, isa, available_to=[dallas])
+    login(client, admin_member)
+    response = client.get(url("reassign", contact), {"group": hidden.pk})
+    assert "Are you sure?" not in response.text
+    assert "Choose one of the reassignment groups shown." in response.text
+    client.post(url("reassign_start", contact), {"group": hidden.pk, "confirm": "yes"})
+    contact.refresh_from_db()
+    assert not contact.reassign_in_progress
+
+
+def test_reassign_already_in_progress_shows_the_message(client, team, owner, closers, contact):
+    group = make_group(team, *closers, method="next_up")
+    reassignment_start(actor=owner, contact=contact, group=group)
+    login(client, owner)
+    assert "already distributing" in client.get(url("reassign", contact)).text
+    response = client.post(
+        url("reassign_start", contact), {"group": group.pk, "confirm": "yes"}, follow=True
+    )
+    assert "Re-Assign is already in progress" in response.text
+
+
+def test_reassign_unassigned_contact_is_refused(client, team, owner, closers):
+    contact = ContactFactory(team=team)  # still routing: no primary Agent
+    group = make_group(team, *closers)
+    login(client, owner)
+    assert "no primary Agent yet" in client.get(url("reassign", contact)).text
+    response = client.post(
+        url("reassign_start", contact), {"group": group.pk, "confirm": "yes"}, follow=True
+    )
+    assert "no primary Agent yet" in response.text
+
+
+def test_reassign_and_assign_forbidden_without_permission(client, team, isa, closers, contact):
+    group = make_group(team, *closers)
+    login(client, isa)  # the primary Agent, but the Agent profile grants no trigger
+    text = client.get(url("profile", contact)).text
+    assert url("reassign", contact) not in text
+    assert "Assign directly" not in text
+    assert client.get(url("reassign", contact)).status_code == 403
+    data = {"group": group.pk, "confirm": "yes"}
+    assert client.post(url("reassign_start", contact), data).status_code == 403
+    assert client.post(url("assign_directly", contact), {"membership": isa.pk}).status_code == 403
+    assert agent_of(contact) == isa
+
+
+def test_assign_directly(client, admin_member, agent, contact):
+    response = login(client, admin_member).post(
+        url("assign_directly", contact), {"membership": agent.pk}, follow=True
+    )
+    assert f"{agent.display_name} is now the primary Agent." in response.text
+    assert agent_of(contact) == agent
+
+
+def test_assign_directly_member_of_other_team_is_refused(client, admin_member, outsider, contact):
+    response = login(client, admin_member).post(
+        url("assign_directly", contact), {"membership": outsider.pk}
+    )
+    assert response.status_code == 422
+
+
+# --- query budget -----------------------------------------------------------------------
+
+
+def _profile_queries(client, contact) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url("profile", contact))
+    assert response.status_code == 200
+    return len(ctx)
+
+
+def test_profile_query_budget_does_not_grow(
+    client, team, owner, isa, closers, django_assert_max_num_queries
+):
+    small = assigned_contact(team, isa)
+    big = assigned_contact(team, isa)
+    make_group(team, *closers)
+    for i in range(12):
+        member = make_member(team)
+        contact_role_add(contact=big, membership=member, kind="custom", custom_name=f"Role {i}")
+        contact_role_add(contact=big, membership=member, kind="lender")
+    _add_events(big, 200)
+    login(client, owner)
+    few = _profile_queries(client, small)
+    with django_assert_max_num_queries(15):
+        many = _profile_queries(client, big)
+    assert many == few

@@ -1,0 +1,15 @@
+"""django-q2 entry points: take ids, call one service."""
+
+from notifications import services
+
+
+def deliver(message_id: int) -> str:
+    return services.message_deliver(message_id=message_id)
+
+
+def sweep() -> dict[str, int]:
+    return services.outbox_sweep()
+
+
+def send_digests() -> int:
+    return services.digests_send()

@@ -1,0 +1,159 @@
+"""Lead routing dashboard (seed 004, permission "Manage Lead Distribution").
+
+Admins see which contacts were routed, through which rule (pool), to whom and
+when, and when they were last contacted; filter by rule and assignment; assign,
+reassign and remove leads.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_http_methods, require_POST
+
+from contacts.models import Contact
+from contacts.services import contact_remove
+from routing.selectors_pages import (
+    ASSIGNED,
+    UNASSIGNED,
+    can_manage_leads,
+    dashboard_contact,
+    dashboard_contacts,
+    dashboard_page,
+    page_number,
+    team_members,
+    team_rules,
+)
+from routing.services import contact_assign_directly
+from routing.views_agent import redirect_back
+from teams.models import Membership
+
+PER_PAGE = 25
+
+
+class DashboardFilterForm(forms.Form):
+    rule = forms.TypedChoiceField(label="Rule (pool)", required=False, coerce=int, empty_value=None)
+    assignment = forms.ChoiceField(label="Assignment", required=False)
+
+    def __init__(self, data, *, membership: Membership, members: list[Membership]):
+        super().__init__(data, label_suffix="")
+        rules = team_rules(membership=membership)
+        self.fields["rule"].choices = [("", "Any rule")] + [(r.pk, r.name) for r in rules]
+        self.fields["assignment"].choices = [
+            ("", "Everyone"),
+            (ASSIGNED, "Assigned"),
+            (UNASSIGNED, "Unassigned"),
+            ("Assigned to", [(str(m.pk), m.display_name) for m in members]),
+        ]
+
+    def filters(self) -> dict:
+        """Valid filters only: a stale value (a deleted rule) is dropped."""
+        self.is_valid()
+        return {
+            "rule_id": self.cleaned_data.get("rule"),
+            "assignment": self.cleaned_data.get("assignment", ""),
+        }
+
+
+class AssignForm(forms.Form):
+    membership = forms.ModelChoiceField(label="Agent", queryset=Membership.objects.none())
+
+    def __init__(self, data, *, membership: Membership):
+        super().__init__(data, label_suffix="")
+        self.fields["membership"].queryset = team_members(membership=membership).filter(
+            is_active=True
+        )
+
+
+def leads_member_or_403(request) -> Membership:
+    if request.membership is None:
+        raise Http404("You are not a member of a team.")
+    if not can_manage_leads(request.membership):
+        raise PermissionDenied("You need the “Manage Lead Distribution” permission.")
+    return request.membership
+
+
+def _lead_or_404(membership: Membership, contact_id: int) -> Contact:
+    contact = dashboard_contact(membership=membership, contact_id=contact_id)
+    if contact is None:
+        raise Http404("No such contact in your team.")
+    return contact
+
+
+def _vary(response):
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def dashboard(request):
+    """Routed leads, filtered by rule and assignment, 25 a page."""
+    membership = leads_member_or_403(request)
+    members = list(team_members(membership=membership).filter(is_active=True))
+    form = DashboardFilterForm(request.GET, membership=membership, members=members)
+    leads = dashboard_contacts(membership=membership, **form.filters())
+    context = {
+        "form": form,
+        "members": members,
+        "page": dashboard_page(leads, page_number(request.GET.get("page")), PER_PAGE),
+    }
+    template = "routing/dashboard/list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#lead-rows"
+    return _vary(render(request, template, context))
+
+
+def _row_answer(request, membership: Membership, contact: Contact, message: str, level: int):
+    """htmx: the lead's row again with the outcome; otherwise back to the dashboard."""
+    if request.htmx:
+        members = list(team_members(membership=membership).filter(is_active=True))
+        context = {
+            "contact": contact,
+            "members": members,
+            "notice": message,
+            "notice_ok": level == messages.SUCCESS,
+            "next": request.POST.get("next", ""),
+        }
+        return _vary(render(request, "routing/dashboard/list.html#lead-row", context))
+    messages.add_message(request, level, message)
+    return redirect_back(request, fallback="routing_pages:dashboard")
+
+
+@login_required
+@require_POST
+def lead_assign(request, contact_id: int):
+    """Assign or reassign: the chosen member becomes the primary Agent."""
+    membership = leads_member_or_403(request)
+    contact = _lead_or_404(membership, contact_id)
+    form = AssignForm(request.POST, membership=membership)
+    if not form.is_valid():
+        return _row_answer(request, membership, contact, "Choose an agent.", messages.ERROR)
+    agent = form.cleaned_data["membership"]
+    try:
+        contact_assign_directly(actor=membership, contact=contact, membership=agent)
+    except ValidationError as exc:
+        return _row_answer(request, membership, contact, " ".join(exc.messages), messages.ERROR)
+    contact = _lead_or_404(membership, contact_id)
+    message = f"{contact.name} is now assigned to {agent.display_name}."
+    return _row_answer(request, membership, contact, message, messages.SUCCESS)
+
+
+@login_required
+@require_POST
+def lead_remove(request, contact_id: int):
+    """Remove the lead: archived, any open offer cancelled, noted on its timeline."""
+    membership = leads_member_or_403(request)
+    contact = _lead_or_404(membership, contact_id)
+    contact_remove(actor=membership, contact=contact)
+    message = f"{contact.name} was removed from lead routing."
+    if request.htmx:
+        context = {"contact": contact, "notice": message}
+        return _vary(render(request, "routing/dashboard/list.html#removed-row", context))
+    messages.success(request, message)
+    return redirect_back(request, fallback="routing_pages:dashboard")
