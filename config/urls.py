@@ -11,6 +11,8 @@ urlpatterns = [
     path("contacts/", include("contacts.urls_pages")),
     path("routing/groups/", include("routing.urls_groups")),
     path("team/api-tokens/", include("teams.urls_tokens")),
+    path("team/messages/", include("notifications.urls_templates")),
+    path("team/", include("teams.urls_people")),
     path("routing/", include("routing.urls_pages")),
     path("routing/", include("routing.urls")),
     path("", include("teams.urls")),

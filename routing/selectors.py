@@ -6,11 +6,11 @@ import dataclasses
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from contacts.models import OPEN_STATUSES, Contact, ContactRole, RoleKind
 from routing import engine
-from routing.models import RotationSlot, RoutingLog, RoutingRule
+from routing.models import RotationSlot, RoutingLog, RoutingRule, RuleAssignee
 from teams.models import Membership, Team
 from teams.permissions import member_has_perm
 
@@ -191,3 +191,16 @@ def routing_logs_for(*, membership: Membership) -> QuerySet[RoutingLog]:
     return RoutingLog.objects.filter(team=membership.team).select_related(
         "contact", "membership__user"
     )
+
+
+def rules_for_settings(*, team: Team) -> list[RoutingRule]:
+    """The team's rules for the settings page, Default Rule last, in 3 queries."""
+    assignees = RuleAssignee.objects.select_related("membership__user", "agent_tag")
+    rules = list(
+        RoutingRule.objects.filter(team=team)
+        .select_related("direct_assignee__user")
+        .prefetch_related(Prefetch("assignees", queryset=assignees))
+    )
+    for rule in rules:
+        rule.team = team  # the page reads the plan of every rule's team
+    return rules

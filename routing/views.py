@@ -14,7 +14,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -26,6 +25,7 @@ from routing import rules as rule_services
 from routing.forms import DefaultRuleForm, RuleForm, SimulatorForm, plan_needed, posted_rule_order
 from routing.models import LocationMatch, Method, RoutingRule, RuleAssignee
 from routing.reports import ShareRow, rule_fairness
+from routing.selectors import rules_for_settings
 from routing.simulator import routing_simulate
 from teams import permissions as perms
 from teams.models import Membership
@@ -124,16 +124,7 @@ def _describe(rules: list[RoutingRule]) -> list[RoutingRule]:
 
 def _rules_context(membership: Membership, **extra) -> dict:
     """The team's rules, Default Rule last, in a fixed number of queries."""
-    team = membership.team
-    assignees = RuleAssignee.objects.select_related("membership__user", "agent_tag")
-    rules = list(
-        RoutingRule.objects.filter(team=team)
-        .select_related("direct_assignee__user")
-        .prefetch_related(Prefetch("assignees", queryset=assignees))
-    )
-    for rule in rules:
-        rule.team = team
-    _describe(rules)
+    rules = _describe(rules_for_settings(team=membership.team))
     return {
         "rules": [r for r in rules if not r.is_default],
         "default_rule": next((r for r in rules if r.is_default), None),
