@@ -52,7 +52,7 @@ def login(client, member):
 
 
 def assert_claim_headers(response):
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "strict-origin"
     assert "no-store" in response["Cache-Control"]
 
 

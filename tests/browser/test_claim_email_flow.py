@@ -28,7 +28,7 @@ no_push_keys = fixtures.no_push_keys
 
 
 # Referrer policies under which no Referer ever carries the token's path off the site.
-TOKEN_SAFE_POLICIES = {"no-referrer", "strict-origin"}
+TOKEN_SAFE_POLICIES = {"strict-origin"}
 
 
 @pytest.fixture
@@ -81,15 +81,9 @@ def _log_in_from_claim(page, username: str) -> None:
     expect(page).to_have_url(claim_url)
 
 
-# With `Referrer-Policy: no-referrer` on the claim page, browsers send `Origin: null` with
-# the Claim POST (Fetch standard, "append a request Origin header"), which Django's CSRF
-# check rejects: every real click answers 403. `strict-origin` keeps the token out of
-# every Referer and sends the site's own Origin; remove this mark with that change.
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="notifications.views.claim_page sends Referrer-Policy: no-referrer (Origin: null)",
-)
+# The claim page sends `Referrer-Policy: strict-origin`, not `no-referrer`: under
+# `no-referrer` browsers send `Origin: null` with the Claim POST, which Django's CSRF
+# check rejects, so every real click would answer 403. This test clicks for real.
 def test_agents_claim_blast_alert_from_email_after_scanners(
     page, new_context, live_server, playwright, team, agent, beth, screenshot
 ):

@@ -1,0 +1,53 @@
+"""Forms for the team's pages of the notifications app."""
+
+from __future__ import annotations
+
+from django import forms
+from django.template import TemplateSyntaxError
+
+from notifications.auto_messages import PLACEHOLDER_HELP, check_template
+from notifications.models import AutoMessageKind, AutoMessageTemplate
+
+
+class AutoMessageTemplateEditForm(forms.ModelForm):
+    """A team's wording of one auto message; the kind is fixed by the page.
+
+    The same checks as the staff admin: each field must render with the
+    placeholders alone (no include, extends, load or debug), and an email
+    needs a subject. Texts have no subject field.
+    """
+
+    class Meta:
+        model = AutoMessageTemplate
+        fields = ("enabled", "subject", "body")
+        labels = {
+            "enabled": "Send it automatically after routing",
+            "subject": "Subject",
+            "body": "Message",
+        }
+        help_texts = {"body": PLACEHOLDER_HELP}
+        widgets = {"body": forms.Textarea(attrs={"rows": 10})}
+
+    def __init__(self, *args, kind: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        if kind == AutoMessageKind.WELCOME_TEXT:
+            del self.fields["subject"]
+            self.fields["body"].widget.attrs["rows"] = 5
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("subject", "body"):
+            if name not in self.fields:
+                continue
+            try:
+                check_template(cleaned.get(name) or "")
+            except TemplateSyntaxError as exc:
+                self.add_error(name, f"This template does not render: {exc}")
+        if (
+            self.kind == AutoMessageKind.WELCOME_EMAIL
+            and "subject" not in self.errors
+            and not cleaned.get("subject")
+        ):
+            self.add_error("subject", "A welcome email needs a subject.")
+        return cleaned
