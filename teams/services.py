@@ -158,3 +158,400 @@ def group_create(*, team: Team, name: str, parent: Group | None = None) -> Group
 def agent_tag_get_or_create(*, team: Team, name: str) -> AgentTag:
     tag, _ = AgentTag.objects.get_or_create(team=team, name=name.strip())
     return tag
+
+
+# --- Team and people pages: members, groups, tags, profiles, plan ---------------------
+#
+# Every write below takes the acting member and checks "Manage Team" on their own team
+# (ownership and the plan: the owner only). Objects of another team are refused, so a
+# forged id never reaches a write.
+
+
+def _require_manager(*, actor: Membership, team_id: int, what: str) -> None:
+    require_perm(actor=actor, perm=perms.MANAGE_TEAM)
+    if actor.team_id != team_id:
+        raise PermissionDenied(f"That {what} belongs to another team.")
+
+
+def _require_owner(*, actor: Membership, action: str) -> None:
+    if actor.role != Role.OWNER or not actor.is_active:
+        raise PermissionDenied(f"Only the team owner can {action}.")
+
+
+def _clean_name(name: str, *, field: str = "name") -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError({field: "Enter a name."})
+    return name
+
+
+def _team_groups_and_tags(
+    *,
+    team: Team,
+    groups: list[Group] | None,
+    tags: list[AgentTag] | None,
+    new_tags: list[str] | tuple[str, ...],
+) -> tuple[list[Group], list[AgentTag]]:
+    """The member's groups and tags, all of `team`; `new_tags` are created as needed."""
+    groups, tags = list(groups or ()), list(tags or ())
+    if any(g.team_id != team.id for g in groups) or any(t.team_id != team.id for t in tags):
+        raise ValidationError("Groups and tags must belong to the team.")
+    for name in new_tags:
+        name = " ".join(name.split())
+        if name:
+            existing = AgentTag.objects.filter(team=team, name__iexact=name).first()
+            tags.append(existing or AgentTag.objects.create(team=team, name=name))
+    return groups, tags
+
+
+def _email_password_link(*, user_id: int, team_name: str) -> None:
+    """Mail a link to Django's password reset confirm page (runs after commit)."""
+    from django.conf import settings
+    from django.contrib.auth.tokens import default_token_generator
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    user = User.objects.get(pk=user_id)
+    path = reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    context = {
+        "user": user,
+        "team_name": team_name,
+        "link": f"{settings.SITE_URL}{path}",
+        "days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+    }
+    body = render_to_string("teams/people/password_link_email.txt", context)
+    send_mail(f"Set your Switchboard password for {team_name}", body, None, [user.email])
+
+
+@transaction.atomic
+def membership_invite(
+    *,
+    actor: Membership,
+    username: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    role: str = Role.AGENT,
+    profile: PermissionProfile | None = None,
+    groups: list[Group] | None = None,
+    tags: list[AgentTag] | None = None,
+    new_tags: list[str] | tuple[str, ...] = (),
+    password: str | None = None,
+) -> Membership:
+    """Create a user and make them a member of the actor's team.
+
+    Two ways in, the manager chooses: with `password` (a temporary password the manager
+    passes on) the user can sign in at once; without it the user gets no usable
+    password and, after commit, an email with a set-password link. That link is
+    Django's password reset token (single use, expires after PASSWORD_RESET_TIMEOUT),
+    opening the ordinary "Set a new password" page. Only new usernames are accepted:
+    an existing account is never pulled into a team by someone who merely knows its name.
+    """
+    from django.contrib.auth.password_validation import validate_password
+
+    team = actor.team
+    _require_manager(actor=actor, team_id=team.id, what="team")
+    if role not in (Role.ADMIN, Role.AGENT):
+        raise ValidationError({"role": "Choose Admin or Agent; ownership is transferred."})
+    username, email = (username or "").strip(), (email or "").strip()
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": "That username is taken."})
+    if not password and not email:
+        raise ValidationError(
+            {"email": "Enter an email for the set-password link, or give a temporary password."}
+        )
+    groups, tags = _team_groups_and_tags(team=team, groups=groups, tags=tags, new_tags=new_tags)
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+    if password:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean()
+    user.save()
+    membership = membership_add(team=team, user=user, role=role, actor=actor, profile=profile)
+    membership.groups.set(groups)
+    membership.tags.set(tags)
+    if not password:
+        transaction.on_commit(
+            lambda: _email_password_link(user_id=user.pk, team_name=team.name), robust=True
+        )
+    return membership
+
+
+def membership_send_password_link(*, actor: Membership, membership: Membership) -> None:
+    """Email the member a fresh set-password link (lost or expired invitation)."""
+    _require_manager(actor=actor, team_id=membership.team_id, what="member")
+    if not membership.user.email:
+        raise ValidationError("This member has no email address.")
+    if not membership.is_active:
+        raise ValidationError("Reactivate the member first.")
+    user_id, team_name = membership.user_id, membership.team.name
+    transaction.on_commit(
+        lambda: _email_password_link(user_id=user_id, team_name=team_name), robust=True
+    )
+
+
+@transaction.atomic
+def membership_edit(
+    *,
+    actor: Membership,
+    membership: Membership,
+    groups: list[Group] | None = None,
+    tags: list[AgentTag] | None = None,
+    new_tags: list[str] | tuple[str, ...] = (),
+    paused: bool | None = None,
+    paused_until=None,
+    **fields,
+) -> Membership:
+    """The member editor: fields as membership_update, plus groups, tags and a pause."""
+    _require_manager(actor=actor, team_id=membership.team_id, what="member")
+    groups, tags = _team_groups_and_tags(
+        team=membership.team, groups=groups, tags=tags, new_tags=new_tags
+    )
+    membership_update(actor=actor, membership=membership, **fields)
+    membership.groups.set(groups)
+    membership.tags.set(tags)
+    if paused is not None:
+        membership_set_availability(membership=membership, paused=paused, paused_until=paused_until)
+    return membership
+
+
+def membership_deactivate(*, actor: Membership, membership: Membership) -> Membership:
+    """Switch a member off: no sign-in to the team, no grants, skipped by routing.
+
+    Their contacts stay theirs (reassign them from the lead dashboard); the owner
+    cannot be deactivated (transfer ownership first) and nobody deactivates themselves.
+    """
+    _require_manager(actor=actor, team_id=membership.team_id, what="member")
+    if membership.role == Role.OWNER:
+        raise ValidationError("The owner cannot be deactivated: transfer ownership first.")
+    if membership.pk == actor.pk:
+        raise ValidationError("You cannot deactivate yourself.")
+    return membership_update(actor=actor, membership=membership, is_active=False, is_online=False)
+
+
+def membership_reactivate(*, actor: Membership, membership: Membership) -> Membership:
+    _require_manager(actor=actor, team_id=membership.team_id, what="member")
+    return membership_update(actor=actor, membership=membership, is_active=True)
+
+
+@transaction.atomic
+def ownership_transfer(*, actor: Membership, to: Membership) -> Membership:
+    """Make `to` the owner; the old owner stays on as an admin with the Admin profile."""
+    _require_owner(actor=actor, action="transfer ownership")
+    if to.team_id != actor.team_id:
+        raise PermissionDenied("That member belongs to another team.")
+    # Lock the owner row: two transfers at once must not both pass the checks.
+    current = Membership.objects.select_for_update().get(pk=actor.pk)
+    _require_owner(actor=current, action="transfer ownership")
+    to.refresh_from_db()
+    if to.pk == current.pk:
+        raise ValidationError("You already own the team.")
+    if not to.is_active:
+        raise ValidationError("Reactivate the member before giving them the team.")
+    team = actor.team
+    admin_profile = team.permission_profiles.filter(name="Admin").first()
+    if admin_profile is None:
+        admin_profile = PermissionProfile.objects.create(
+            team=team,
+            name="Admin",
+            distribution_scope=DistributionScope.COMPANY,
+            **dict.fromkeys(perms.PROFILE_PERMISSIONS, True),
+        )
+    # Demote first: one owner per team is a database constraint.
+    Membership.objects.filter(pk=current.pk).update(
+        role=Role.ADMIN, permission_profile=admin_profile
+    )
+    Membership.objects.filter(pk=to.pk).update(role=Role.OWNER)
+    for member in (actor, to):
+        member.refresh_from_db()
+        membership_sync_permissions(membership=member)
+    return to
+
+
+def _check_sibling_name(*, group: Group, name: str, parent: Group | None) -> None:
+    # The unique constraint cannot see top-level clashes (NULL parents differ in SQL).
+    siblings = Group.objects.filter(team_id=group.team_id, parent=parent, name__iexact=name)
+    if siblings.exclude(pk=group.pk).exists():
+        where = f"under {parent.name}" if parent else "at the top level"
+        raise ValidationError({"name": f"There is already a group called {name} {where}."})
+
+
+def group_add(*, actor: Membership, name: str, parent: Group | None = None) -> Group:
+    """Create a group in the actor's team (checked; group_create is the trusted path)."""
+    team = actor.team
+    _require_manager(actor=actor, team_id=team.id, what="team")
+    name = _clean_name(name)
+    if parent is not None and parent.team_id != team.id:
+        raise ValidationError({"parent": "The parent group belongs to another team."})
+    _check_sibling_name(group=Group(team=team), name=name, parent=parent)
+    return group_create(team=team, name=name, parent=parent)
+
+
+@transaction.atomic
+def group_update(*, actor: Membership, group: Group, name: str, parent: Group | None) -> Group:
+    """Rename and/or move a group; never under itself or one of its sub-groups."""
+    from teams.selectors import group_descendant_ids
+
+    _require_manager(actor=actor, team_id=group.team_id, what="group")
+    name = _clean_name(name)
+    if parent is not None:
+        if parent.team_id != group.team_id:
+            raise ValidationError({"parent": "The parent group belongs to another team."})
+        if parent.pk in group_descendant_ids(group_ids={group.pk}, team=group.team):
+            raise ValidationError(
+                {"parent": "A group cannot be moved under itself or one of its sub-groups."}
+            )
+    _check_sibling_name(group=group, name=name, parent=parent)
+    group.name, group.parent = name, parent
+    group.save(update_fields=["name", "parent"])
+    return group
+
+
+@transaction.atomic
+def group_delete(*, actor: Membership, group: Group) -> int:
+    """Delete a group with its sub-groups; members stay, they only lose the groups.
+
+    Refused while a reassignment group is "Available To" any of them: dropping the
+    last such group would make it available to everyone. Returns the groups deleted.
+    """
+    from routing.models import ReassignmentGroup
+    from teams.selectors import group_descendant_ids
+
+    _require_manager(actor=actor, team_id=group.team_id, what="group")
+    ids = group_descendant_ids(group_ids={group.pk}, team=group.team)
+    used_by = list(
+        ReassignmentGroup.objects.filter(available_to__in=ids)
+        .distinct()
+        .values_list("name", flat=True)
+    )
+    if used_by:
+        raise ValidationError(
+            f"Reassignment groups are available to this group or its sub-groups: "
+            f"{', '.join(sorted(used_by))}. Change their “Available To” first."
+        )
+    Group.objects.filter(pk__in=ids).delete()
+    return len(ids)
+
+
+def _check_tag_name(*, team_id: int, name: str, tag: AgentTag | None = None) -> str:
+    name = _clean_name(name)
+    clash = AgentTag.objects.filter(team_id=team_id, name__iexact=name)
+    if tag is not None:
+        clash = clash.exclude(pk=tag.pk)
+    if clash.exists():
+        raise ValidationError({"name": f"There is already a tag called {name}."})
+    return name
+
+
+def agent_tag_create(*, actor: Membership, name: str) -> AgentTag:
+    _require_manager(actor=actor, team_id=actor.team_id, what="team")
+    name = _check_tag_name(team_id=actor.team_id, name=name)
+    return AgentTag.objects.create(team_id=actor.team_id, name=name)
+
+
+def agent_tag_rename(*, actor: Membership, tag: AgentTag, name: str) -> AgentTag:
+    _require_manager(actor=actor, team_id=tag.team_id, what="tag")
+    tag.name = _check_tag_name(team_id=tag.team_id, name=name, tag=tag)
+    tag.save(update_fields=["name"])
+    return tag
+
+
+def agent_tag_uses(*, tag: AgentTag) -> list[str]:
+    """Rules and reassignment groups that assign by this tag."""
+    from routing.models import ReassignmentAssignee, RuleAssignee
+
+    rules = RuleAssignee.objects.filter(agent_tag=tag).values_list("rule__name", flat=True)
+    groups = ReassignmentAssignee.objects.filter(agent_tag=tag).values_list(
+        "group__name", flat=True
+    )
+    return [f"rule {n}" for n in sorted(set(rules))] + [
+        f"reassignment group {n}" for n in sorted(set(groups))
+    ]
+
+
+@transaction.atomic
+def agent_tag_delete(*, actor: Membership, tag: AgentTag) -> None:
+    """Delete a tag (members lose it). Refused while a rule or reassignment group
+    assigns by it: deleting would silently change who they route to."""
+    _require_manager(actor=actor, team_id=tag.team_id, what="tag")
+    uses = agent_tag_uses(tag=tag)
+    if uses:
+        raise ValidationError(
+            f"The tag {tag.name} is used by {', '.join(uses)}. Remove it from them first."
+        )
+    tag.delete()
+
+
+def permission_profile_create(*, actor: Membership, name: str, **flags) -> PermissionProfile:
+    """A new profile in the actor's team; `flags` are the permission fields and scope."""
+    profile = PermissionProfile(team_id=actor.team_id, name=_clean_name(name), **flags)
+    profile.team = actor.team
+    return permission_profile_save(actor=actor, profile=profile)
+
+
+@transaction.atomic
+def permission_profile_delete(*, actor: Membership, profile: PermissionProfile) -> None:
+    """Delete a profile nobody holds (deactivated members count: they may come back)."""
+    _require_manager(actor=actor, team_id=profile.team_id, what="profile")
+    held = profile.members.count()
+    if held:
+        raise ValidationError(
+            f"{held} member{'s' if held != 1 else ''} "
+            f"{'hold' if held != 1 else 'holds'} the profile {profile.name}: "
+            "give them another profile first."
+        )
+    profile.delete()
+
+
+def plan_unavailable_methods(*, team: Team) -> tuple[list, list]:
+    """Rules (Default Rule included) and reassignment groups whose method the team's
+    plan lacks: routing skips such rules, and such groups cannot be triggered."""
+    from routing.engine import PLAN_METHODS
+    from routing.models import ReassignmentGroup, RoutingRule
+
+    allowed = PLAN_METHODS.get(team.plan, frozenset())
+    rules = list(RoutingRule.objects.filter(team=team).exclude(method__in=allowed))
+    groups = list(ReassignmentGroup.objects.filter(team=team).exclude(method__in=allowed))
+    return rules, groups
+
+
+@transaction.atomic
+def team_set_plan(*, actor: Membership, plan: str) -> tuple[list, list]:
+    """Change the plan (owner only) and record it in the team's admin history.
+
+    A downgrade deletes nothing: rules keep their method and routing skips those the
+    new plan lacks. Returns those rules and reassignment groups, for a warning.
+    """
+    from django.contrib.admin.models import CHANGE, LogEntry
+
+    _require_owner(actor=actor, action="change the plan")
+    if plan not in Plan.values:
+        raise ValidationError({"plan": "Choose Basic, Pro or Premier."})
+    team = Team.objects.select_for_update().get(pk=actor.team_id)
+    old = team.plan
+    if old != plan:
+        team.plan = plan
+        team.save(update_fields=["plan"])
+        LogEntry.objects.log_actions(
+            user_id=actor.user_id,
+            queryset=[team],
+            action_flag=CHANGE,
+            change_message=f"Plan changed from {Plan(old).label} to {Plan(plan).label}.",
+            single_object=True,
+        )
+    actor.team.plan = plan
+    return plan_unavailable_methods(team=team)

@@ -173,3 +173,19 @@ def test_create_api_token_command_prints_the_token(team):
 def test_create_api_token_command_unknown_team(db):
     with pytest.raises(CommandError, match="No team with the slug"):
         call_command("create_api_token", "--team", "nope", "--name", "x")
+
+
+def test_admin_lists_tokens_without_their_secret_and_revokes(admin_client, team):
+    token, plain = api_token_create(actor=None, team=team, name="Zapier")
+
+    changelist = admin_client.get("/admin/teams/apitoken/")
+    admin_client.post(
+        "/admin/teams/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}
+    )
+
+    assert changelist.status_code == 200
+    assert "Zapier" in changelist.content.decode()
+    assert plain not in changelist.content.decode()
+    assert token.token_hash not in changelist.content.decode()
+    token.refresh_from_db()
+    assert token.revoked_at is not None
