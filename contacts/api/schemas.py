@@ -193,4 +193,5 @@ class ContactFilters(Schema):
             return None
         if not 1970 <= value.year <= 9000:
             raise ValueError("Give a date between 1970 and 9000.")
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        # In UTC: PostgreSQL refuses offsets past ±15:59, which ISO 8601 allows.
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)

@@ -14,7 +14,7 @@ from contacts.api.contacts import (
     intake_respond,
     json_body,
 )
-from contacts.api.errors import ApiError, body_for_record, read_json
+from contacts.api.errors import ApiError, raw_body, read_json
 from contacts.api.schemas import IntakeOut, WebhookLeadIn
 from contacts.intake import SIGNATURE_SCHEME, lead_intake, webhook_signature_valid
 from contacts.models import LeadSource
@@ -52,12 +52,12 @@ def webhook_receive(
     source = LeadSource.objects.select_related("team").filter(slug=slug, is_active=True).first()
     if source is None:
         raise ApiError(404, "No active lead source at this address.")
-    body = body_for_record(request)
-    if (
-        not signature
-        or not body
-        or not webhook_signature_valid(source=source, body=body, header=signature)
-    ):
+    try:
+        body = raw_body(request)
+    except ApiError as exc:
+        exc.team, exc.source = source.team, source
+        raise
+    if not signature or not webhook_signature_valid(source=source, body=body, header=signature):
         raise ApiError(
             401,
             "Missing or wrong X-Switchboard-Signature for this source.",

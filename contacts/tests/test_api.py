@@ -350,3 +350,14 @@ def test_openapi_docs_are_served(client, db):
     body_schema = post["requestBody"]["content"]["application/json"]["schema"]
     assert "$defs" not in body_schema  # inline, so every OpenAPI tool can resolve it
     assert spec["components"]["securitySchemes"]["ApiTokenAuth"]["scheme"] == "bearer"
+
+
+def test_contact_list_created_since_with_any_utc_offset(client, token, team):
+    ContactFactory(team=team)
+
+    response = client.get(
+        CONTACTS_URL, {"created_since": "2000-03-04T05:11:12-23:37"}, **_auth(token)
+    )
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 1

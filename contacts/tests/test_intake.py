@@ -311,3 +311,26 @@ def test_client_ip_trusts_forwarded_for_only_behind_proxies(rf, settings):
     assert client_ip(request) == "10.0.0.1"
     settings.INTAKE_TRUSTED_PROXIES = 1
     assert client_ip(request) == "203.0.113.7"
+
+
+# --- admin --------------------------------------------------------------------------
+
+
+def test_rejected_payloads_are_inspectable_in_admin(admin_client, client):
+    post_lead(client, {**LEAD, "email": "nope"}, token="sb_wrong")
+    rejected = RejectedPayload.objects.get()
+
+    changelist = admin_client.get("/admin/contacts/rejectedpayload/")
+    detail = admin_client.get(f"/admin/contacts/rejectedpayload/{rejected.pk}/change/")
+
+    assert changelist.status_code == 200
+    assert "Missing, unknown or revoked API token." in changelist.content.decode()
+    assert detail.status_code == 200
+    assert "nope" in detail.content.decode()
+
+
+def test_lead_source_admin_offers_a_fresh_secret(admin_client):
+    response = admin_client.get("/admin/contacts/leadsource/add/")
+
+    assert response.status_code == 200
+    assert len(response.context["adminform"].form.initial["secret"]) >= 40
