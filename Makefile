@@ -96,7 +96,7 @@ format: venv ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: venv ## Run the routing benchmarks (bench/run.py)
+bench: venv ## Routing and intake benchmarks on PostgreSQL (needs DATABASE_URL)
 	$(PY) bench/run.py
 	$(PY) bench/intake.py
 

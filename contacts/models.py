@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from teams.models import Membership, Team
@@ -89,6 +90,10 @@ class Contact(models.Model):
         indexes = [
             models.Index(fields=["team", "routing_status"], name="contact_team_routing"),
             models.Index(fields=["team", "email"], name="contact_team_email"),
+            # Dedup looks emails up case-insensitively (email__iexact → UPPER(email)).
+            models.Index("team", Upper("email"), name="contact_team_email_upper"),
+            # Team-scoped lists newest first, without scanning other teams' rows.
+            models.Index(fields=["team", "-created_at", "-id"], name="contact_team_newest"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -327,7 +327,10 @@ class RoutingLog(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["contact", "created_at"], name="routing_log_contact")]
+        indexes = [
+            models.Index(fields=["contact", "created_at"], name="routing_log_contact"),
+            models.Index(fields=["team", "-created_at", "-id"], name="routing_log_team_newest"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_event_display()}: {self.reason}"
