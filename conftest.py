@@ -51,3 +51,12 @@ def agent(team):
 def outsider(db):
     other = make_team(name="Other Realty", owner=UserFactory(username="outsider"))
     return other.memberships.get(role=Role.OWNER)
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """A client signed in as a superuser, for the Django admin."""
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("staff", "staff@example.com", "pw"))
+    return client

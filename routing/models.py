@@ -118,10 +118,31 @@ class RoutingRule(models.Model):
         return self.name
 
 
-class RuleAssignee(models.Model):
+def assignee_constraints(owner: str, prefix: str) -> list:
+    """A member XOR an agent tag, a positive weight, each listed once per owner."""
+    return [
+        models.CheckConstraint(
+            condition=Q(membership__isnull=False, agent_tag__isnull=True)
+            | Q(membership__isnull=True, agent_tag__isnull=False),
+            name=f"{prefix}_member_xor_tag",
+        ),
+        models.CheckConstraint(condition=Q(weight__gte=1), name=f"{prefix}_weight_positive"),
+        models.UniqueConstraint(
+            fields=[owner, "membership"],
+            condition=Q(membership__isnull=False),
+            name=f"{prefix}_unique_member",
+        ),
+        models.UniqueConstraint(
+            fields=[owner, "agent_tag"],
+            condition=Q(agent_tag__isnull=False),
+            name=f"{prefix}_unique_tag",
+        ),
+    ]
+
+
+class Assignee(models.Model):
     """A member, or every member with an agent tag (resolved at routing time)."""
 
-    rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="assignees")
     membership = models.ForeignKey(
         Membership, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
@@ -132,30 +153,18 @@ class RuleAssignee(models.Model):
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
+        abstract = True
         ordering = ["position", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(membership__isnull=False, agent_tag__isnull=True)
-                | Q(membership__isnull=True, agent_tag__isnull=False),
-                name="rule_assignee_member_xor_tag",
-            ),
-            models.CheckConstraint(
-                condition=Q(weight__gte=1), name="rule_assignee_weight_positive"
-            ),
-            models.UniqueConstraint(
-                fields=["rule", "membership"],
-                condition=Q(membership__isnull=False),
-                name="rule_assignee_unique_member",
-            ),
-            models.UniqueConstraint(
-                fields=["rule", "agent_tag"],
-                condition=Q(agent_tag__isnull=False),
-                name="rule_assignee_unique_tag",
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"{self.membership_id or self.agent_tag_id} weight {self.weight}"
+
+
+class RuleAssignee(Assignee):
+    rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="assignees")
+
+    class Meta(Assignee.Meta):
+        constraints = assignee_constraints("rule", "rule_assignee")
 
 
 class ReassignmentGroup(models.Model):
@@ -201,40 +210,11 @@ class ReassignmentGroup(models.Model):
         return self.name
 
 
-class ReassignmentAssignee(models.Model):
+class ReassignmentAssignee(Assignee):
     group = models.ForeignKey(ReassignmentGroup, on_delete=models.CASCADE, related_name="assignees")
-    membership = models.ForeignKey(
-        Membership, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    agent_tag = models.ForeignKey(
-        AgentTag, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    weight = models.PositiveSmallIntegerField(default=1)
-    position = models.PositiveIntegerField(default=0)
 
-    class Meta:
-        ordering = ["position", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(membership__isnull=False, agent_tag__isnull=True)
-                | Q(membership__isnull=True, agent_tag__isnull=False),
-                name="reassignment_assignee_member_xor_tag",
-            ),
-            models.CheckConstraint(condition=Q(weight__gte=1), name="reassignment_weight_positive"),
-            models.UniqueConstraint(
-                fields=["group", "membership"],
-                condition=Q(membership__isnull=False),
-                name="reassignment_assignee_unique_member",
-            ),
-            models.UniqueConstraint(
-                fields=["group", "agent_tag"],
-                condition=Q(agent_tag__isnull=False),
-                name="reassignment_assignee_unique_tag",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.membership_id or self.agent_tag_id} weight {self.weight}"
+    class Meta(Assignee.Meta):
+        constraints = assignee_constraints("group", "reassignment_assignee")
 
 
 class OfferKind(models.TextChoices):

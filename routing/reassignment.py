@@ -8,7 +8,6 @@ left when nobody takes the contact is the group's default assignee.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,6 +18,7 @@ from django.utils import timezone
 from contacts.models import Contact, RoutingStatus
 from contacts.services import timeline_add
 from routing import engine
+from routing.assignees import AssigneeSpec, assignees_write
 from routing.models import (
     LogEvent,
     Method,
@@ -30,7 +30,7 @@ from routing.models import (
 )
 from routing.selectors import team_routing_load, with_rotation_state
 from routing.services import Run, _assign, _finish, _log_skips, _offer, _take_turn
-from teams.models import AgentTag, Membership, Team
+from teams.models import Membership, Team
 from teams.permissions import member_has_perm
 from teams.selectors import group_ancestor_ids, group_descendant_ids
 
@@ -40,11 +40,7 @@ GROUP_FIELDS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class GroupAssignee:
-    membership: Membership | None = None
-    agent_tag: AgentTag | None = None
-    weight: int = 1
+GroupAssignee = AssigneeSpec  # the same shape as a routing rule's assignees
 
 
 # --- who may see and edit -------------------------------------------------------
@@ -171,28 +167,7 @@ def reassignment_group_update(
 
 
 def _write_assignees(group: ReassignmentGroup, assignees: list[GroupAssignee]) -> None:
-    rows, keys = [], set()
-    for position, spec in enumerate(assignees):
-        target = spec.membership or spec.agent_tag
-        if target is None or (spec.membership and spec.agent_tag):
-            raise ValidationError("Each assignee is a member or an agent tag.")
-        if target.team_id != group.team_id:
-            raise ValidationError(f"“{target}” belongs to another team.")
-        key = ("m", target.pk) if spec.membership else ("t", target.pk)
-        if key in keys:
-            raise ValidationError(f"“{target}” is listed twice.")
-        keys.add(key)
-        weight = 1 if group.method == Method.BLAST else max(spec.weight, 1)
-        rows.append(
-            ReassignmentAssignee(
-                group=group,
-                membership=spec.membership,
-                agent_tag=spec.agent_tag,
-                weight=weight,
-                position=position,
-            )
-        )
-    ReassignmentAssignee.objects.bulk_create(rows)
+    assignees_write(owner=group, owner_field="group", model=ReassignmentAssignee, specs=assignees)
 
 
 @transaction.atomic

@@ -6,16 +6,15 @@ owners and admins can hold it (teams.permissions).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Max
 
 from routing import engine
+from routing.assignees import AssigneeSpec, assignees_write
 from routing.models import Method, Rotation, RoutingRule, RuleAssignee
 from routing.services import rule_rotation_reset
-from teams.models import AgentTag, Membership, Team
+from teams.models import Membership, Team
 from teams.permissions import member_has_perm
 
 DEFAULT_RULE_METHODS = (Method.ASSIGN_DIRECTLY, Method.NEXT_UP, Method.BLAST)
@@ -25,13 +24,6 @@ EDITABLE_FIELDS = {
     "require_email", "work_days", "work_start", "work_end", "time_zone", "claim_window_minutes",
     "only_online", "skip_paused", "respect_capacity", "direct_assignee", "follow_up_reminder_hours",
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class AssigneeSpec:
-    membership: Membership | None = None
-    agent_tag: AgentTag | None = None
-    weight: int = 1
 
 
 def _require_manage(actor: Membership | None, team: Team) -> None:
@@ -103,28 +95,7 @@ def _assignee_keys(rule: RoutingRule) -> set[tuple[str, int]]:
 
 
 def _write_assignees(rule: RoutingRule, assignees: list[AssigneeSpec]) -> None:
-    rows = []
-    for position, spec in enumerate(assignees):
-        target = spec.membership or spec.agent_tag
-        if target is None or (spec.membership and spec.agent_tag):
-            raise ValidationError("Each assignee is a member or an agent tag.")
-        if target.team_id != rule.team_id:
-            raise ValidationError(f"“{target}” belongs to another team.")
-        if spec.weight < 1:
-            raise ValidationError("Weights are whole numbers of at least 1.")
-        rows.append(
-            RuleAssignee(
-                rule=rule,
-                membership=spec.membership,
-                agent_tag=spec.agent_tag,
-                weight=1 if rule.method == Method.BLAST else spec.weight,
-                position=position,
-            )
-        )
-    keys = [("m", r.membership.pk) if r.membership else ("t", r.agent_tag.pk) for r in rows]
-    if len(keys) != len(set(keys)):
-        raise ValidationError("A member or tag is listed twice.")
-    RuleAssignee.objects.bulk_create(rows)
+    assignees_write(owner=rule, owner_field="rule", model=RuleAssignee, specs=assignees)
 
 
 @transaction.atomic

@@ -1,7 +1,6 @@
 """Contacts admin: routing state in fixed-cost changelists, and re-running routing."""
 
 import pytest
-from django.contrib.auth.models import User
 
 from contacts.models import (
     Activity,
@@ -20,12 +19,6 @@ from routing.tests.helpers import agent_of, rule
 from teams.models import Team
 from teams.tests.factories import make_member
 from teams.tests.test_admin import admin_url, assert_changelist_scales, form_data, messages_of
-
-
-@pytest.fixture
-def staff_client(client, db):
-    client.force_login(User.objects.create_superuser("staff", "staff@example.com", "pw"))
-    return client
 
 
 def contact_with_agent(team, **fields) -> Contact:

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 
 from contacts.tests.factories import ContactFactory
@@ -27,12 +26,6 @@ from routing.tests.helpers import rule
 from teams.models import Plan, Team
 from teams.tests.factories import make_member, make_team
 from teams.tests.test_admin import admin_url, assert_changelist_scales, form_data, messages_of
-
-
-@pytest.fixture
-def staff_client(client, db):
-    client.force_login(User.objects.create_superuser("staff", "staff@example.com", "pw"))
-    return client
 
 
 def add_rules(team, n):

@@ -60,12 +60,6 @@ def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
 
-@pytest.fixture
-def staff_client(client, db):
-    client.force_login(User.objects.create_superuser("staff", "staff@example.com", "pw"))
-    return client
-
-
 def fresh(user: User) -> User:
     """Permission checks cache on the user object; read the grants again."""
     return User.objects.get(pk=user.pk)
