@@ -60,3 +60,20 @@ def staff_client(client, db):
 
     client.force_login(User.objects.create_superuser("staff", "staff@example.com", "pw"))
     return client
+
+
+@pytest.fixture
+def run_data_migration(db):
+    """Run a data migration's forward function against the test database.
+
+    Rows that migrations insert are wiped by the flush after every transactional
+    test, so tests of those rows run the migration's function themselves.
+    """
+    import importlib
+
+    from django.apps import apps
+
+    def run(module: str, function: str) -> None:
+        getattr(importlib.import_module(module), function)(apps, None)
+
+    return run

@@ -41,11 +41,13 @@ def test_deadline_passed_during_outage_is_advanced_once_by_sweeper(
     assert list(current.recipients.all()) == [second]
 
 
-@pytest.mark.django_db
-def test_sweeper_schedule_is_installed_by_migrations():
+def test_sweeper_and_log_prune_schedules_are_installed_by_migrations(run_data_migration):
+    run_data_migration("routing.migrations.0003_sweeper_schedule", "add_schedule")
     sweep = Schedule.objects.get(name="routing-sweep")
     assert sweep.func == "routing.tasks.sweep"
     assert sweep.repeats == -1
+    prune = Schedule.objects.get(name="routing-log-prune")
+    assert (prune.func, prune.schedule_type) == ("routing.tasks.prune_logs", Schedule.DAILY)
 
 
 @pytest.mark.django_db
@@ -62,6 +64,3 @@ def test_routing_logs_kept_for_retention_then_pruned(
     assert kept > 0
     assert routing_logs_prune(now=T0 + timedelta(days=29, hours=23)) == 0
     assert routing_logs_prune(now=T0 + timedelta(days=30, minutes=1)) == kept
-    assert Schedule.objects.filter(
-        name="routing-log-prune", func="routing.tasks.prune_logs"
-    ).exists()

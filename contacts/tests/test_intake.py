@@ -242,7 +242,8 @@ def test_keys_kept_24_hours_then_pruned(client, token):
     assert intake_prune(now=T0 + timedelta(hours=24, minutes=1))["idempotency_keys"] == 1
 
 
-def test_prune_schedule_is_installed_by_migrations(db):
+def test_prune_schedule_is_installed_by_migrations(run_data_migration):
+    run_data_migration("contacts.migrations.0005_intake_prune_schedule", "add_schedule")
     schedule = Schedule.objects.get(name="intake-prune")
     assert (schedule.func, schedule.repeats) == ("contacts.intake.intake_prune", -1)
 

@@ -6,8 +6,8 @@ from django_q.models import Schedule
 from notifications import tasks
 
 
-@pytest.mark.django_db
-def test_schedules_for_sweep_and_digest_are_installed_by_migrations():
+def test_schedules_for_sweep_and_digest_are_installed_by_migrations(run_data_migration):
+    run_data_migration("notifications.migrations.0002_schedules", "add_schedules")
     sweep = Schedule.objects.get(name="notifications-sweep")
     assert (sweep.func, sweep.schedule_type, sweep.minutes, sweep.repeats) == (
         "notifications.tasks.sweep",
