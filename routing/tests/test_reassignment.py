@@ -329,3 +329,24 @@ def test_bulk_reports_per_contact_errors(team, owner, isa, closers, capture):
     assert "already in progress" in outcomes[busy.pk]
     assert outcomes[ok.pk] == "assigned"
     assert Offer.objects.filter(contact=busy, status=OfferStatus.OPEN).count() == 1
+
+
+def test_group_reassignment_notifies_new_and_previous_agent(team, owner, isa, closers, capture):
+    from django.core import mail
+
+    from notifications.models import Channel, Kind, OutboxMessage
+
+    rule(team, "ISA first", isa)
+    contact = new_contact(team, capture, first_name="Gail")
+    mail.outbox.clear()
+    with capture(execute=True):
+        reassignment_start(actor=owner, contact=contact, group=group(team, *closers))
+    to = {m.to[0]: m.subject for m in mail.outbox}
+    assert to[closers[0].user.email] == "Gail was reassigned to you"
+    assert to[isa.user.email] == f"Gail was reassigned to {closers[0].display_name}"
+    in_app = dict(
+        OutboxMessage.objects.filter(
+            contact=contact, channel=Channel.IN_APP, kind__startswith="reassigned"
+        ).values_list("membership_id", "kind")
+    )
+    assert in_app == {closers[0].pk: Kind.REASSIGNED_TO, isa.pk: Kind.REASSIGNED_FROM}
