@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections import Counter
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch
+from django.template.response import TemplateResponse
 from django.utils.text import Truncator
 
 from contacts.models import (
@@ -22,8 +25,9 @@ from contacts.models import (
     TimelineEvent,
 )
 from contacts.services import contact_role_add
-from routing.services import contact_reroute
+from routing.services import contact_assign_directly, contact_reroute
 from teams.admin import ReadOnlyAdminMixin, TeamFixedAfterCreateMixin, TeamScopedForm
+from teams.models import Membership
 
 
 @admin.register(Tag)
@@ -118,7 +122,7 @@ class ContactAdmin(TeamFixedAfterCreateMixin, admin.ModelAdmin):
         "updated_at",
     )
     inlines = [ContactRoleInline]
-    actions = ["rerun_routing"]
+    actions = ["rerun_routing", "assign_directly"]
 
     def get_queryset(self, request):
         agent_roles = ContactRole.objects.filter(kind=RoleKind.AGENT).select_related(
@@ -167,6 +171,40 @@ class ContactAdmin(TeamFixedAfterCreateMixin, admin.ModelAdmin):
                 f"Routing failed for {len(failures)} contact(s): {'; '.join(failures)}",
                 messages.ERROR,
             )
+
+    @admin.action(description="Assign directly to a member…", permissions=["change"])
+    def assign_directly(self, request, queryset):
+        """Two steps: choose the member (same team as every selected contact), then apply."""
+        team_ids = set(queryset.values_list("team_id", flat=True))
+        if len(team_ids) != 1:
+            self.message_user(request, "Select contacts of one team at a time.", messages.ERROR)
+            return None
+        members = Membership.objects.filter(team_id=team_ids.pop(), is_active=True).select_related(
+            "user"
+        )
+        chosen = members.filter(pk=request.POST.get("membership") or 0).first()
+        if "apply" not in request.POST or chosen is None:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Assign directly",
+                "contacts": queryset,
+                "members": members,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/contacts/assign_directly.html", context)
+        done, failures = 0, []
+        for contact in queryset:
+            try:
+                contact_assign_directly(actor=None, contact=contact, membership=chosen)
+                done += 1
+            except ValidationError as exc:  # shown to staff with its text
+                failures.append(f"{contact}: {'; '.join(exc.messages)}")
+        if done:
+            self.message_user(request, f"Assigned {done} contact(s) to {chosen.display_name}.")
+        if failures:
+            self.message_user(request, "Not assigned: " + "; ".join(failures), messages.ERROR)
+        return None
 
 
 @admin.register(ContactRole)

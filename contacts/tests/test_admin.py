@@ -228,3 +228,52 @@ def test_contact_rerun_routing_action_reports_failures_with_their_text(staff_cli
     assert "no owner" in shown[1]
     failing.refresh_from_db()
     assert failing.routing_status == RoutingStatus.FAILED
+
+
+# --- assign directly ---------------------------------------------------------------
+
+
+def test_contact_assign_directly_action_asks_then_assigns(
+    staff_client, team, django_capture_on_commit_callbacks
+):
+    first, second = make_member(team), make_member(team)
+    rule(team, "Everyone", first)
+    with django_capture_on_commit_callbacks(execute=True):
+        contact = contact_create(team=team, first_name="Lead", source="Zillow")
+    assert agent_of(contact) == first
+    selected = {"action": "assign_directly", "_selected_action": [contact.pk]}
+
+    ask = staff_client.post(admin_url(Contact), selected)
+    assert ask.status_code == 200
+    assert second.display_name in ask.content.decode()
+    assert agent_of(contact) == first  # the first step changes nothing
+
+    response = staff_client.post(
+        admin_url(Contact), {**selected, "membership": second.pk, "apply": "Assign"}, follow=True
+    )
+    assert messages_of(response) == [f"Assigned 1 contact(s) to {second.display_name}."]
+    assert agent_of(contact) == second
+    assert "assigned directly by staff" in contact.timeline.filter(kind="assigned").first().message
+
+
+def test_contact_assign_directly_action_refuses_mixed_teams_and_foreign_members(
+    staff_client, team, outsider
+):
+    mine, theirs = ContactFactory(team=team), ContactFactory(team=outsider.team)
+    mixed = staff_client.post(
+        admin_url(Contact),
+        {"action": "assign_directly", "_selected_action": [mine.pk, theirs.pk]},
+        follow=True,
+    )
+    assert messages_of(mixed) == ["Select contacts of one team at a time."]
+    foreign = staff_client.post(
+        admin_url(Contact),
+        {
+            "action": "assign_directly",
+            "_selected_action": [mine.pk],
+            "membership": outsider.pk,
+            "apply": "Assign",
+        },
+    )
+    assert foreign.status_code == 200  # asked again: that member is not in this team
+    assert agent_of(mine) is None
