@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -242,6 +242,16 @@ def _claim_note(request, contact: Contact, had_offer: bool) -> str:
     return " You claimed the contact: it is yours now." if mine else ""
 
 
+def _work_contact(request, contact: Contact, work) -> HttpResponse:
+    """Run `work` (a service call that counts as contacting; it returns the success
+    text) and say whether it claimed the member's Next Up offer on the way."""
+    had_offer = selectors.open_offer_for(contact=contact, membership=request.membership)
+    with _refusals_as_messages(request):
+        done = work()
+        messages.success(request, f"{done}{_claim_note(request, contact, bool(had_offer))}")
+    return redirect(_profile_url(contact))
+
+
 @member_required
 @require_POST
 def activity_add(request, pk: int):
@@ -249,12 +259,12 @@ def activity_add(request, pk: int):
     form = ActivityForm(request.POST)
     if not form.is_valid():
         return _profile(request, contact, activity_form=form, status=422)
-    had_offer = selectors.open_offer_for(contact=contact, membership=request.membership)
-    with _refusals_as_messages(request):
+
+    def work():
         activity = activity_log(contact=contact, membership=request.membership, **form.cleaned_data)
-        note = _claim_note(request, contact, bool(had_offer))
-        messages.success(request, f"{activity.get_kind_display()} logged.{note}")
-    return redirect(_profile_url(contact))
+        return f"{activity.get_kind_display()} logged."
+
+    return _work_contact(request, contact, work)
 
 
 @member_required
@@ -264,13 +274,13 @@ def segment_set(request, pk: int):
     form = SegmentForm(request.POST)
     if not form.is_valid():
         return _profile(request, contact, segment_form=form, status=422)
-    had_offer = selectors.open_offer_for(contact=contact, membership=request.membership)
-    with _refusals_as_messages(request):
-        segment = form.cleaned_data["segment"]
+    segment = form.cleaned_data["segment"]
+
+    def work():
         contact_set_segment(contact=contact, membership=request.membership, segment=segment)
-        note = _claim_note(request, contact, bool(had_offer))
-        messages.success(request, f"Segment saved.{note}")
-    return redirect(_profile_url(contact))
+        return "Segment saved."
+
+    return _work_contact(request, contact, work)
 
 
 @member_required
@@ -280,12 +290,12 @@ def tags_set(request, pk: int):
     form = TagsForm(request.POST)
     if not form.is_valid():
         return _profile(request, contact, tags_form=form, status=422)
-    had_offer = selectors.open_offer_for(contact=contact, membership=request.membership)
-    with _refusals_as_messages(request):
+
+    def work():
         contact_set_tags(contact=contact, membership=request.membership, names=form.names())
-        note = _claim_note(request, contact, bool(had_offer))
-        messages.success(request, f"Tags saved.{note}")
-    return redirect(_profile_url(contact))
+        return "Tags saved."
+
+    return _work_contact(request, contact, work)
 
 
 @member_required
