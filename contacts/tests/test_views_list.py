@@ -11,35 +11,13 @@ from django.utils import timezone
 from contacts.models import Contact, ContactRole
 from contacts.tests.factories import ContactFactory
 from routing.models import OfferStatus
-from routing.reassignment import GroupAssignee, reassignment_group_create, reassignment_start
-from routing.services import contact_assign_directly
+from routing.reassignment import reassignment_start
+from routing.tests.helpers import agent_of, assigned_contact, reassignment_group
 from teams.models import Group
 from teams.tests.factories import UserFactory, make_member
 
 LIST = reverse("contact_pages:list")
 BULK = reverse("contact_pages:bulk_reassign")
-
-
-def assigned(team, member, **fields):
-    contact = ContactFactory(team=team, **fields)
-    contact_assign_directly(actor=None, contact=contact, membership=member)
-    contact.refresh_from_db()
-    return contact
-
-
-def make_group(team, *members, method="round_robin", **fields):
-    return reassignment_group_create(
-        actor=None,
-        team=team,
-        name=fields.pop("name", f"{method} group"),
-        method=method,
-        assignees=[GroupAssignee(membership=m) for m in members],
-        **fields,
-    )
-
-
-def agent_of(contact):
-    return ContactRole.objects.get(contact=contact, kind="agent").membership
 
 
 @pytest.fixture
@@ -68,7 +46,7 @@ def test_list_anonymous_redirects_to_login(client, db):
 
 @pytest.mark.parametrize("persona", ["owner", "admin_member"])
 def test_list_owner_and_admin_see_every_team_contact(client, request, team, isa, persona):
-    assigned(team, isa, first_name="Mine")
+    assigned_contact(team, isa, first_name="Mine")
     ContactFactory(team=team, first_name="Unrouted")
     response = login(client, request.getfixturevalue(persona)).get(LIST)
     assert response.status_code == 200
@@ -78,14 +56,14 @@ def test_list_owner_and_admin_see_every_team_contact(client, request, team, isa,
 
 
 def test_list_agent_sees_only_contacts_they_hold_or_are_offered(client, team, owner, agent, isa):
-    assigned(team, agent, first_name="Primary")
-    lender = assigned(team, isa, first_name="Lending")
+    assigned_contact(team, agent, first_name="Primary")
+    lender = assigned_contact(team, isa, first_name="Lending")
     ContactRole.objects.create(contact=lender, membership=agent, kind="lender")
-    offered = assigned(team, isa, first_name="Offered")
+    offered = assigned_contact(team, isa, first_name="Offered")
     reassignment_start(
-        actor=owner, contact=offered, group=make_group(team, agent, method="next_up")
+        actor=owner, contact=offered, group=reassignment_group(team, agent, method="next_up")
     )
-    assigned(team, isa, first_name="Hidden")
+    assigned_contact(team, isa, first_name="Hidden")
     text = login(client, agent).get(LIST).text
     assert "Primary" in text
     assert "Lending" in text
@@ -94,7 +72,7 @@ def test_list_agent_sees_only_contacts_they_hold_or_are_offered(client, team, ow
 
 
 def test_list_other_team_sees_none_of_ours(client, team, isa, outsider):
-    assigned(team, isa, first_name="Ours")
+    assigned_contact(team, isa, first_name="Ours")
     response = login(client, outsider).get(LIST)
     assert response.status_code == 200
     assert "Ours" not in response.text
@@ -110,8 +88,8 @@ def test_list_member_without_team_is_forbidden(client, db):
 
 
 def test_list_search_by_name_email_and_phone(client, team, owner, isa):
-    assigned(team, isa, first_name="Maria", last_name="Lopez", email="ml@example.org")
-    assigned(team, isa, first_name="Tom", last_name="Baker", phone="+15550001234")
+    assigned_contact(team, isa, first_name="Maria", last_name="Lopez", email="ml@example.org")
+    assigned_contact(team, isa, first_name="Tom", last_name="Baker", phone="+15550001234")
     login(client, owner)
     assert "Lopez" in client.get(LIST, {"q": "maria lop"}).text
     assert "Baker" not in client.get(LIST, {"q": "maria lop"}).text
@@ -121,10 +99,12 @@ def test_list_search_by_name_email_and_phone(client, team, owner, isa):
 
 
 def test_list_filters(client, team, owner, isa, closers):
-    assigned(team, isa, first_name="Assigned", status="active")
+    assigned_contact(team, isa, first_name="Assigned", status="active")
     ContactFactory(team=team, first_name="Received")
-    moving = assigned(team, closers[0], first_name="Moving")
-    reassignment_start(actor=owner, contact=moving, group=make_group(team, isa, method="next_up"))
+    moving = assigned_contact(team, closers[0], first_name="Moving")
+    reassignment_start(
+        actor=owner, contact=moving, group=reassignment_group(team, isa, method="next_up")
+    )
     login(client, owner)
 
     def names(**params):
@@ -140,9 +120,9 @@ def test_list_filters(client, team, owner, isa, closers):
 
 
 def test_list_shows_primary_agent_and_reassign_in_progress(client, team, owner, isa, closers):
-    moving = assigned(team, isa, first_name="Moving")
+    moving = assigned_contact(team, isa, first_name="Moving")
     reassignment_start(
-        actor=owner, contact=moving, group=make_group(team, *closers, method="blast")
+        actor=owner, contact=moving, group=reassignment_group(team, *closers, method="blast")
     )
     text = login(client, owner).get(LIST).text
     assert "Re-Assign in progress" in text
@@ -168,7 +148,7 @@ def test_list_paginates_newest_first(client, team, owner):
 
 
 def test_list_htmx_returns_results_fragment(client, team, owner, isa):
-    assigned(team, isa, first_name="Frag")
+    assigned_contact(team, isa, first_name="Frag")
     response = login(client, owner).get(LIST, {"q": "Frag"}, headers={"HX-Request": "true"})
     assert "<html" not in response.text
     assert 'id="contact-results"' in response.text
@@ -191,14 +171,14 @@ def test_list_query_budget_does_not_grow(
     client, request, team, owner, closers, persona, django_assert_max_num_queries
 ):
     member = request.getfixturevalue(persona)
-    make_group(team, *closers, name="A")
-    make_group(team, *closers, name="B")
+    reassignment_group(team, *closers, name="A")
+    reassignment_group(team, *closers, name="B")
     for _ in range(3):
-        assigned(team, member)
+        assigned_contact(team, member)
     login(client, member)
     few = _list_queries(client)
     for i in range(60):
-        assigned(team, member if i % 2 else closers[i % 3])
+        assigned_contact(team, member if i % 2 else closers[i % 3])
         if i % 2:
             ContactRole.objects.create(
                 contact=Contact.objects.latest("id"), membership=closers[0], kind="lender"
@@ -224,16 +204,16 @@ def test_bulk_reassign_anonymous_redirects(client, db):
 
 
 def test_bulk_reassign_forbidden_without_trigger_permission(client, team, agent, closers):
-    contact = assigned(team, agent)
-    group = make_group(team, *closers)
+    contact = assigned_contact(team, agent)
+    group = reassignment_group(team, *closers)
     response = login(client, agent).post(BULK, {"contacts": [contact.pk], "group": group.pk})
     assert response.status_code == 403
     assert "Reassign selected" not in client.get(LIST).text
 
 
 def test_bulk_reassign_confirm_then_outcomes(client, team, owner, isa, closers):
-    contacts = [assigned(team, isa, first_name=f"Bulk{i}") for i in range(3)]
-    group = make_group(team, *closers, name="Closers")
+    contacts = [assigned_contact(team, isa, first_name=f"Bulk{i}") for i in range(3)]
+    group = reassignment_group(team, *closers, name="Closers")
     login(client, owner)
     assert "Reassign selected" in client.get(LIST).text
     data = {"contacts": [c.pk for c in contacts], "group": group.pk}
@@ -252,13 +232,13 @@ def test_bulk_reassign_confirm_then_outcomes(client, team, owner, isa, closers):
 
 
 def test_bulk_reassign_reports_per_contact_outcomes(client, team, owner, isa, closers):
-    busy = assigned(team, isa, first_name="Busy")
+    busy = assigned_contact(team, isa, first_name="Busy")
     reassignment_start(
-        actor=owner, contact=busy, group=make_group(team, *closers, method="next_up")
+        actor=owner, contact=busy, group=reassignment_group(team, *closers, method="next_up")
     )
-    fresh = assigned(team, isa, first_name="Fresh")
+    fresh = assigned_contact(team, isa, first_name="Fresh")
     unrouted = ContactFactory(team=team, first_name="Unrouted")
-    offer_group = make_group(team, *closers, method="next_up", name="Offers")
+    offer_group = reassignment_group(team, *closers, method="next_up", name="Offers")
     data = {"contacts": [busy.pk, fresh.pk, unrouted.pk], "group": offer_group.pk}
     text = login(client, owner).post(BULK, {**data, "confirm": "yes"}).text
     assert "Not reassigned: Re-Assign is already in progress" in text
@@ -273,10 +253,10 @@ def test_bulk_reassign_refuses_other_team_contacts_and_hidden_groups(
     client, team, admin_member, isa, closers, outsider
 ):
     theirs = ContactFactory(team=outsider.team)
-    ours = assigned(team, isa)
+    ours = assigned_contact(team, isa)
     dallas = Group.objects.create(team=team, name="Dallas")
-    hidden = make_group(team, *closers, available_to=[dallas], name="Hidden")
-    visible = make_group(team, *closers, name="Visible")
+    hidden = reassignment_group(team, *closers, available_to=[dallas], name="Hidden")
+    visible = reassignment_group(team, *closers, name="Visible")
     login(client, admin_member)
     data = {"contacts": [ours.pk, theirs.pk], "group": visible.pk, "confirm": "yes"}
     response = client.post(BULK, data, follow=True)

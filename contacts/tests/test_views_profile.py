@@ -12,8 +12,9 @@ from contacts.models import Activity, ContactRole, TimelineEvent
 from contacts.services import contact_role_add
 from contacts.tests.factories import ContactFactory
 from routing.models import Offer, OfferStatus
-from routing.reassignment import GroupAssignee, reassignment_group_create, reassignment_start
-from routing.services import contact_assign_directly, offer_claim
+from routing.reassignment import reassignment_start
+from routing.services import offer_claim
+from routing.tests.helpers import agent_of, assigned_contact, reassignment_group
 from teams.models import Group
 from teams.tests.factories import make_member
 
@@ -30,29 +31,6 @@ MUTATIONS = [
 
 def url(name, contact, *args):
     return reverse(f"contact_pages:{name}", args=[contact.pk, *args])
-
-
-def assigned_contact(team, member, **fields):
-    """A contact whose primary Agent is `member` (routing done)."""
-    contact = ContactFactory(team=team, **fields)
-    contact_assign_directly(actor=None, contact=contact, membership=member)
-    contact.refresh_from_db()
-    return contact
-
-
-def make_group(team, *members, method="round_robin", **fields):
-    return reassignment_group_create(
-        actor=None,
-        team=team,
-        name=fields.pop("name", f"{method} group"),
-        method=method,
-        assignees=[GroupAssignee(membership=m) for m in members],
-        **fields,
-    )
-
-
-def agent_of(contact):
-    return ContactRole.objects.get(contact=contact, kind="agent").membership
 
 
 @pytest.fixture
@@ -95,7 +73,7 @@ def test_profile_allowed_for_the_primary_agent(client, contact, isa):
 
 def test_profile_allowed_for_agent_with_an_open_offer(client, team, owner, agent, contact):
     reassignment_start(
-        actor=owner, contact=contact, group=make_group(team, agent, method="next_up")
+        actor=owner, contact=contact, group=reassignment_group(team, agent, method="next_up")
     )
     response = login(client, agent).get(url("profile", contact))
     assert response.status_code == 200
@@ -254,7 +232,7 @@ def test_activity_unknown_kind_is_refused(client, isa, contact):
 def offered(team, owner, agent, contact):
     """`agent` holds an open Next Up offer on the contact, through a reassignment group."""
     reassignment_start(
-        actor=owner, contact=contact, group=make_group(team, agent, method="next_up")
+        actor=owner, contact=contact, group=reassignment_group(team, agent, method="next_up")
     )
     return contact
 
@@ -320,8 +298,8 @@ def test_timeline_newest_first_and_paginated(client, owner, contact):
 
 def test_reassign_choose_shows_only_available_groups(client, team, admin_member, closers, contact):
     dallas = Group.objects.create(team=team, name="Dallas")
-    make_group(team, *closers, name="Everyone's group")
-    make_group(team, *closers, name="Dallas only", available_to=[dallas])
+    reassignment_group(team, *closers, name="Everyone's group")
+    reassignment_group(team, *closers, name="Dallas only", available_to=[dallas])
     response = login(client, admin_member).get(url("reassign", contact))
     assert response.status_code == 200
     assert "Reassign the primary Agent" in response.text
@@ -330,7 +308,7 @@ def test_reassign_choose_shows_only_available_groups(client, team, admin_member,
 
 
 def test_reassign_round_robin_through_the_views(client, team, owner, isa, closers, contact):
-    group = make_group(team, *closers, name="Closers")
+    group = reassignment_group(team, *closers, name="Closers")
     login(client, owner)
     profile = client.get(url("profile", contact)).text
     assert url("reassign", contact) in profile
@@ -351,7 +329,7 @@ def test_reassign_round_robin_through_the_views(client, team, owner, isa, closer
 def test_reassign_next_up_shows_in_progress_and_refuses_assign_directly(
     client, team, admin_member, isa, closers, contact
 ):
-    group = make_group(team, *closers, method="next_up", name="Next up closers")
+    group = reassignment_group(team, *closers, method="next_up", name="Next up closers")
     login(client, admin_member)
     response = client.post(
         url("reassign_start", contact), {"group": group.pk, "confirm": "yes"}, follow=True
@@ -376,7 +354,7 @@ def test_reassign_next_up_shows_in_progress_and_refuses_assign_directly(
 
 
 def test_reassign_start_needs_confirmation(client, team, owner, isa, closers, contact):
-    group = make_group(team, *closers)
+    group = reassignment_group(team, *closers)
     response = login(client, owner).post(url("reassign_start", contact), {"group": group.pk})
     assert response.status_code == 302
     assert response["Location"] == url("reassign", contact)
@@ -385,7 +363,7 @@ def test_reassign_start_needs_confirmation(client, team, owner, isa, closers, co
 
 def test_reassign_group_not_available_is_refused(client, team, admin_member, isa, contact):
     dallas = Group.objects.create(team=team, name="Dallas")
-    hidden = make_group(team, isa, available_to=[dallas])
+    hidden = reassignment_group(team, isa, available_to=[dallas])
     login(client, admin_member)
     response = client.get(url("reassign", contact), {"group": hidden.pk})
     assert "Are you sure?" not in response.text
@@ -396,7 +374,7 @@ def test_reassign_group_not_available_is_refused(client, team, admin_member, isa
 
 
 def test_reassign_already_in_progress_shows_the_message(client, team, owner, closers, contact):
-    group = make_group(team, *closers, method="next_up")
+    group = reassignment_group(team, *closers, method="next_up")
     reassignment_start(actor=owner, contact=contact, group=group)
     login(client, owner)
     assert "already distributing" in client.get(url("reassign", contact)).text
@@ -408,7 +386,7 @@ def test_reassign_already_in_progress_shows_the_message(client, team, owner, clo
 
 def test_reassign_unassigned_contact_is_refused(client, team, owner, closers):
     contact = ContactFactory(team=team)  # still routing: no primary Agent
-    group = make_group(team, *closers)
+    group = reassignment_group(team, *closers)
     login(client, owner)
     assert "no primary Agent yet" in client.get(url("reassign", contact)).text
     response = client.post(
@@ -418,7 +396,7 @@ def test_reassign_unassigned_contact_is_refused(client, team, owner, closers):
 
 
 def test_reassign_and_assign_forbidden_without_permission(client, team, isa, closers, contact):
-    group = make_group(team, *closers)
+    group = reassignment_group(team, *closers)
     login(client, isa)  # the primary Agent, but the Agent profile grants no trigger
     text = client.get(url("profile", contact)).text
     assert url("reassign", contact) not in text
@@ -460,7 +438,7 @@ def test_profile_query_budget_does_not_grow(
 ):
     small = assigned_contact(team, isa)
     big = assigned_contact(team, isa)
-    make_group(team, *closers)
+    reassignment_group(team, *closers)
     for i in range(12):
         member = make_member(team)
         contact_role_add(contact=big, membership=member, kind="custom", custom_name=f"Role {i}")

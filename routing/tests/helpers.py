@@ -34,3 +34,27 @@ def log_lines(contact: Contact) -> list[tuple[str, str, str]]:
     return list(
         RoutingLog.objects.filter(contact=contact).values_list("event", "rule_name", "reason")
     )
+
+
+def assigned_contact(team, member, **fields) -> Contact:
+    """A contact whose primary Agent is `member` (routing done)."""
+    from contacts.tests.factories import ContactFactory
+    from routing.services import contact_assign_directly
+
+    contact = ContactFactory(team=team, **fields)
+    contact_assign_directly(actor=None, contact=contact, membership=member)
+    contact.refresh_from_db()
+    return contact
+
+
+def reassignment_group(team, *members, method="round_robin", **fields):
+    from routing.reassignment import GroupAssignee, reassignment_group_create
+
+    return reassignment_group_create(
+        actor=None,
+        team=team,
+        name=fields.pop("name", f"{method} group"),
+        method=method,
+        assignees=[GroupAssignee(membership=m) for m in members],
+        **fields,
+    )
