@@ -31,8 +31,9 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
 
-migrate: venv ## Apply database migrations
+migrate: venv ## Apply database migrations and install the periodic task schedules
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_schedules
 
 seed: migrate ## Create the demo team (idempotent) and print the URL and logins
 	$(PY) manage.py seed_demo

@@ -153,6 +153,11 @@ Q_CLUSTER = {
 # --- Routing --------------------------------------------------------------
 ROUTING_LOG_RETENTION_DAYS = int(os.environ.get("ROUTING_LOG_RETENTION_DAYS", "30"))
 ROUTING_SWEEP_SECONDS = int(os.environ.get("ROUTING_SWEEP_SECONDS", "5"))
+# Contacts one router decides and writes in one transaction (a trickle takes batches of 1).
+ROUTING_BATCH_SIZE = int(os.environ.get("ROUTING_BATCH_SIZE", "100"))
+# A route task stops after this many seconds of batches and queues its successor.
+ROUTING_TASK_BUDGET_SECONDS = int(os.environ.get("ROUTING_TASK_BUDGET_SECONDS", "20"))
+ROUTING_MAX_ATTEMPTS = int(os.environ.get("ROUTING_MAX_ATTEMPTS", "5"))
 
 LOGGING = {
     "version": 1,

@@ -1,18 +1,14 @@
-"""Staff admin for contacts: routing state at a glance and a way to re-run it.
+"""Staff admin for contacts, their roles, activities and timeline, and intake records.
 
-Contacts added here are routed by the post_save signal like any other; roles
-added here go through contacts.services so the timeline records them.
+Contacts added here are announced by their post_save like any other (routing
+queues them); roles added here go through contacts.services so the timeline
+records them. Routing extends the contact admin with its state and actions.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 from django.db.models import Count, Prefetch
-from django.template.response import TemplateResponse
 from django.utils.text import Truncator
 
 from contacts.models import (
@@ -20,14 +16,11 @@ from contacts.models import (
     Contact,
     ContactRole,
     RoleKind,
-    RoutingStatus,
     Tag,
     TimelineEvent,
 )
 from contacts.services import contact_role_add
-from routing.services import contact_assign_directly, contact_reroute
 from teams.admin import ReadOnlyAdminMixin, TeamFixedAfterCreateMixin, TeamScopedForm
-from teams.models import Membership
 
 
 @admin.register(Tag)
@@ -92,6 +85,8 @@ class ContactForm(TeamScopedForm):
 
 @admin.register(Contact)
 class ContactAdmin(TeamFixedAfterCreateMixin, admin.ModelAdmin):
+    """The contact record. Routing adds its state and actions (routing.admin)."""
+
     form = ContactForm
     list_display = (
         "__str__",
@@ -100,29 +95,16 @@ class ContactAdmin(TeamFixedAfterCreateMixin, admin.ModelAdmin):
         "phone",
         "source",
         "status",
-        "routing_status",
         "primary_agent",
-        "routing_error_excerpt",
         "created_at",
     )
-    list_filter = ("routing_status", "status", "contact_type")
+    list_filter = ("status", "contact_type")
     list_select_related = ("team",)
     search_fields = ("first_name", "last_name", "email", "phone", "team__name")
     date_hierarchy = "created_at"
     autocomplete_fields = ("team", "tags")
-    readonly_fields = (
-        "routing_status",
-        "routing_error",
-        "routing_attempts",
-        "routing_started_at",
-        "routed_rule",
-        "assigned_at",
-        "reassigning_to",
-        "reassignment_started_at",
-        "updated_at",
-    )
+    readonly_fields = ("updated_at",)
     inlines = [ContactRoleInline]
-    actions = ["rerun_routing", "assign_directly"]
 
     def get_queryset(self, request):
         agent_roles = ContactRole.objects.filter(kind=RoleKind.AGENT).select_related(
@@ -138,10 +120,6 @@ class ContactAdmin(TeamFixedAfterCreateMixin, admin.ModelAdmin):
     def primary_agent(self, obj):
         return obj.agent_roles[0].membership if obj.agent_roles else None
 
-    @admin.display(description="Routing error", ordering="routing_error")
-    def routing_error_excerpt(self, obj):
-        return Truncator(obj.routing_error).chars(80)
-
     def save_formset(self, request, form, formset, change):
         if formset.model is not ContactRole:
             return super().save_formset(request, form, formset, change)
@@ -149,62 +127,6 @@ class ContactAdmin(TeamFixedAfterCreateMixin, admin.ModelAdmin):
             _role_save(role)
         for role in formset.deleted_objects:
             role.delete()
-
-    @admin.action(description="Re-run routing", permissions=["change"])
-    def rerun_routing(self, request, queryset):
-        outcomes, failures = Counter(), []
-        for contact in queryset:
-            try:
-                outcome = contact_reroute(actor=None, contact=contact)
-            except Exception as exc:  # reported to staff below, with its text
-                failures.append(f"{contact}: {type(exc).__name__}: {exc}")
-            else:
-                outcomes[dict(RoutingStatus.choices).get(outcome, outcome)] += 1
-        if outcomes:
-            summary = ", ".join(f"{n} {label.lower()}" for label, n in outcomes.items())
-            self.message_user(
-                request, f"Re-ran routing for {outcomes.total()} contact(s): {summary}."
-            )
-        if failures:
-            self.message_user(
-                request,
-                f"Routing failed for {len(failures)} contact(s): {'; '.join(failures)}",
-                messages.ERROR,
-            )
-
-    @admin.action(description="Assign directly to a member…", permissions=["change"])
-    def assign_directly(self, request, queryset):
-        """Two steps: choose the member (same team as every selected contact), then apply."""
-        team_ids = set(queryset.values_list("team_id", flat=True))
-        if len(team_ids) != 1:
-            self.message_user(request, "Select contacts of one team at a time.", messages.ERROR)
-            return None
-        members = Membership.objects.filter(team_id=team_ids.pop(), is_active=True).select_related(
-            "user"
-        )
-        chosen = members.filter(pk=request.POST.get("membership") or 0).first()
-        if "apply" not in request.POST or chosen is None:
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Assign directly",
-                "contacts": queryset,
-                "members": members,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                "opts": self.model._meta,
-            }
-            return TemplateResponse(request, "admin/contacts/assign_directly.html", context)
-        done, failures = 0, []
-        for contact in queryset:
-            try:
-                contact_assign_directly(actor=None, contact=contact, membership=chosen)
-                done += 1
-            except ValidationError as exc:  # shown to staff with its text
-                failures.append(f"{contact}: {'; '.join(exc.messages)}")
-        if done:
-            self.message_user(request, f"Assigned {done} contact(s) to {chosen.display_name}.")
-        if failures:
-            self.message_user(request, "Not assigned: " + "; ".join(failures), messages.ERROR)
-        return None
 
 
 @admin.register(ContactRole)

@@ -1,10 +1,11 @@
 """Lead intake: every door a lead comes in by (API, lead-source webhook, CSV import).
 
 A lead is stored before anyone is told it arrived, and routing starts only
-after that commit (contacts.signals → routing on commit → django-q2). A lead
-that matches a contact the team already has is attached to it as a new
-inquiry and stays with its agent. Idempotency keys, rejected payloads and
-the pruning of both live here too.
+after that commit (the contact's announcement → routing queues it → a router
+runs after commit). A lead that matches a contact the team already has is
+attached to it as a new inquiry and announced (routing logs it and decides
+whether it stays with its agent). Idempotency keys, rejected payloads and the
+pruning of both live here too.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from contacts import signals
 from contacts.models import (
     Contact,
-    ContactRole,
     ContactType,
     ExternalLead,
     IdempotencyKey,
@@ -38,13 +39,9 @@ from contacts.models import (
     ImportStatus,
     LeadSource,
     RejectedPayload,
-    RoleKind,
-    TimelineEvent,
 )
 from contacts.ratelimit import ratelimit_prune
 from contacts.services import contact_create, contacts_bulk_create, tags_resolve, timeline_add
-from routing.models import LogEvent, RoutingLog
-from routing.services import contact_assign_directly
 from teams.models import Membership, Team
 
 logger = logging.getLogger(__name__)
@@ -56,10 +53,10 @@ def stored_first(what: str) -> Iterator[None]:
 
     Work started on commit (routing: django-q2 runs it inline in sync mode, or
     enqueues it) can still fail after the rows are stored. That failure is
-    already recorded where it belongs (contact_route marks the contact failed,
-    the sweeper retries it); here it is logged with its traceback and the
-    caller still gets its answer, because the lead is safe. A failure before
-    the commit is raised as usual.
+    already recorded where it belongs (routing marks the contact failed and
+    retries it); here it is logged with its traceback and the caller still gets
+    its answer, because the lead is safe. A failure before the commit is raised
+    as usual.
     """
     committed = []
     try:
@@ -216,7 +213,7 @@ def _find_match(
 
 
 def inquiry_attach(*, contact: Contact, lead: Lead, matched_by: str) -> None:
-    """A repeat lead: a new inquiry on the timeline, logged, and no new routing."""
+    """A repeat lead: blank details filled in, a new inquiry on the timeline, announced."""
     source = lead.source or "an unnamed source"
     filled = [
         name
@@ -227,11 +224,6 @@ def inquiry_attach(*, contact: Contact, lead: Lead, matched_by: str) -> None:
         setattr(contact, name, lead.fields[name])
     if filled:
         contact.save(update_fields=[*filled, "updated_at"])
-    agent = (
-        ContactRole.objects.filter(contact=contact, kind=RoleKind.AGENT)
-        .select_related("membership__user")
-        .first()
-    )
     timeline_add(
         contact=contact,
         kind="inquiry",
@@ -240,19 +232,8 @@ def inquiry_attach(*, contact: Contact, lead: Lead, matched_by: str) -> None:
         text=lead.message[:2000],
         filled=filled,
     )
-    stays = (
-        f"stays with {agent.membership.display_name}"
-        if agent
-        else f"stays as it is (routing {contact.get_routing_status_display().lower()})"
-    )
-    RoutingLog.objects.create(
-        team_id=contact.team_id,
-        contact=contact,
-        event=LogEvent.DEDUPLICATED,
-        membership=agent.membership if agent else None,
-        reason=f"New inquiry from {source} matched by {matched_by}: {stays}, not routed again."[
-            :255
-        ],
+    signals.inquiry_received.send(
+        sender=Contact, contact=contact, source=source, matched_by=matched_by
     )
 
 
@@ -654,8 +635,8 @@ def _team_contact_index(team_id: int) -> tuple[dict, dict]:
 
 
 def import_run(*, actor: Membership, job: ImportJob) -> ImportJob:
-    """Create the ready rows once. They are routed like any other contact, or given
-    straight to the job's agent (and then not routed)."""
+    """Create the ready rows once, in a few statements whatever their number. They are
+    routed like any other contact, or given straight to the job's agent (not routed)."""
     with stored_first("Import"):
         claimed = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.MAPPED).update(
             status=ImportStatus.IMPORTED, imported_at=timezone.now()
@@ -664,19 +645,10 @@ def import_run(*, actor: Membership, job: ImportJob) -> ImportJob:
             raise ValidationError("This file was imported already, or its columns are not mapped.")
         check = import_check(job=job)
         rows = [fields for _, fields, _ in check.ready]
-        if job.assign_to is None:
-            contacts = contacts_bulk_create(team=job.team, rows=rows)
-        else:
-            # bulk_create sends no post_save: these are not routed, but assigned below.
-            contacts = Contact.objects.bulk_create([Contact(team=job.team, **r) for r in rows])
-            TimelineEvent.objects.bulk_create(
-                [
-                    TimelineEvent(contact=c, kind="created", message="Contact imported.")
-                    for c in contacts
-                ]
-            )
-            for contact in contacts:
-                contact_assign_directly(actor=actor, contact=contact, membership=job.assign_to)
+        # Routing runs after commit, so it sees the tags added here.
+        contacts = contacts_bulk_create(
+            team=job.team, rows=rows, assign_to=job.assign_to, actor=actor
+        )
         _import_tags(job.team, contacts, [tags for _, _, tags in check.ready])
         job.status = ImportStatus.IMPORTED
         job.created_count = len(contacts)

@@ -24,14 +24,6 @@ class ContactStatus(models.TextChoices):
 OPEN_STATUSES = (ContactStatus.NEW, ContactStatus.ACTIVE, ContactStatus.NURTURE)
 
 
-class RoutingStatus(models.TextChoices):
-    RECEIVED = "received", "Received"
-    ROUTING = "routing", "Routing"
-    OFFERED = "offered", "Offered"
-    ASSIGNED = "assigned", "Assigned"
-    FAILED = "failed", "Failed"
-
-
 class Tag(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="contact_tags")
     name = models.CharField(max_length=60)
@@ -62,25 +54,6 @@ class Contact(models.Model):
     status = models.CharField(
         max_length=16, choices=ContactStatus.choices, default=ContactStatus.NEW
     )
-    routing_status = models.CharField(
-        max_length=16, choices=RoutingStatus.choices, default=RoutingStatus.RECEIVED
-    )
-    routing_error = models.TextField(blank=True)
-    routing_attempts = models.PositiveSmallIntegerField(default=0)
-    routing_started_at = models.DateTimeField(null=True, blank=True)
-    routed_rule = models.ForeignKey(
-        "routing.RoutingRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    assigned_at = models.DateTimeField(null=True, blank=True)
-    reassigning_to = models.ForeignKey(
-        "routing.ReassignmentGroup",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="Set while a reassignment is in progress: the Agent role is locked.",
-    )
-    reassignment_started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_contacted_at = models.DateTimeField(null=True, blank=True)
@@ -88,7 +61,6 @@ class Contact(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["team", "routing_status"], name="contact_team_routing"),
             models.Index(fields=["team", "email"], name="contact_team_email"),
             # Dedup looks emails up case-insensitively (email__iexact → UPPER(email)).
             models.Index("team", Upper("email"), name="contact_team_email_upper"),
@@ -106,10 +78,6 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def reassign_in_progress(self) -> bool:
-        return self.reassigning_to_id is not None
 
     @property
     def name(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db.models import Prefetch, Q, QuerySet
 
 from contacts.models import Contact, ContactRole, RoleKind, TimelineEvent
@@ -10,6 +12,16 @@ from teams.models import Membership, Role
 from teams.templatetags.team_perms import member_can
 
 ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
+
+# Who else may open a contact, added by the apps above this one (routing: a member
+# offered the contact may open it to claim it). Each returns the contact ids.
+_VISIBILITY: list[Callable[[Membership], QuerySet]] = []
+
+
+def visibility_extend(contact_ids_for: Callable[[Membership], QuerySet]) -> None:
+    """Let members also open the contacts `contact_ids_for(membership)` returns."""
+    if contact_ids_for not in _VISIBILITY:
+        _VISIBILITY.append(contact_ids_for)
 
 
 def sees_all_contacts(membership: Membership) -> bool:
@@ -21,10 +33,8 @@ def contacts_visible_to(membership: Membership) -> QuerySet[Contact]:
     """The team's contacts this member may open.
 
     Owners and admins see all of them; anyone else only contacts where they hold
-    a role or have an open offer (so an agent can open what they are offered).
+    a role, and those the visibility extensions add (an open offer, for one).
     """
-    from routing.models import OfferRecipient, OfferStatus
-
     qs = Contact.objects.filter(team_id=membership.team_id)
     if not membership.is_active or not member_can(membership, perms.VIEW_CONTACTS):
         return qs.none()
@@ -33,10 +43,10 @@ def contacts_visible_to(membership: Membership) -> QuerySet[Contact]:
     # IN (subquery) rather than EXISTS: the database starts from the member's few
     # roles (contact_role_member_kind index) instead of probing every team contact.
     holds_role = ContactRole.objects.filter(membership=membership).values("contact_id")
-    offered = OfferRecipient.objects.filter(
-        membership=membership, offer__status=OfferStatus.OPEN
-    ).values("offer__contact_id")
-    return qs.filter(Q(pk__in=holds_role) | Q(pk__in=offered))
+    visible = Q(pk__in=holds_role)
+    for contact_ids_for in _VISIBILITY:
+        visible |= Q(pk__in=contact_ids_for(membership))
+    return qs.filter(visible)
 
 
 def primary_agent_prefetch() -> Prefetch:
@@ -52,7 +62,6 @@ def contact_list(
     *,
     membership: Membership,
     search: str = "",
-    routing_status: str = "",
     status: str = "",
     agent_id: int | None = None,
 ) -> QuerySet[Contact]:
@@ -65,26 +74,18 @@ def contact_list(
             | Q(email__icontains=term)
             | Q(phone__icontains=term)
         )
-    if routing_status == "reassigning":
-        qs = qs.filter(reassigning_to__isnull=False)
-    elif routing_status:
-        qs = qs.filter(routing_status=routing_status)
     if status:
         qs = qs.filter(status=status)
     if agent_id:
         roles = ContactRole.objects.filter(kind=RoleKind.AGENT, membership_id=agent_id)
         qs = qs.filter(pk__in=roles.values("contact_id"))
-    return (
-        qs.select_related("reassigning_to")
-        .prefetch_related(primary_agent_prefetch())
-        .order_by("-created_at", "-id")
-    )
+    return qs.prefetch_related(primary_agent_prefetch()).order_by("-created_at", "-id")
 
 
 def contact_for_profile(*, membership: Membership, pk: int) -> Contact | None:
     return (
         contacts_visible_to(membership)
-        .select_related("team", "reassigning_to")
+        .select_related("team")
         .prefetch_related("tags")
         .filter(pk=pk)
         .first()
@@ -106,17 +107,4 @@ def team_members(*, membership: Membership) -> list[Membership]:
     """Active members of the team, for member pickers (one query)."""
     return list(
         Membership.objects.filter(team_id=membership.team_id, is_active=True).select_related("user")
-    )
-
-
-def open_offer_for(*, contact: Contact, membership: Membership):
-    """The member's open offer on this contact, if any."""
-    from routing.models import Offer, OfferStatus
-
-    return (
-        Offer.objects.filter(
-            contact=contact, status=OfferStatus.OPEN, offer_recipients__membership=membership
-        )
-        .order_by("-created_at")
-        .first()
     )

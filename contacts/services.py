@@ -8,17 +8,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from contacts import signals
 from contacts.models import (
     Activity,
     ActivityKind,
     Contact,
     ContactRole,
+    ContactStatus,
     RoleKind,
     Tag,
     TimelineEvent,
 )
 from teams.models import Membership, Team
-from teams.permissions import member_has_perm
 
 
 def timeline_add(
@@ -43,9 +44,9 @@ def tags_resolve(*, team: Team, names: Iterable[str]) -> list[Tag]:
 def contact_create(
     *, team: Team, tags: Iterable[str] = (), actor: Membership | None = None, **fields
 ) -> Contact:
-    """Store the contact; routing starts after commit (contacts.signals)."""
+    """Store the contact. Its post_save is the announcement (routing queues it)."""
     contact = Contact(team=team, **fields)
-    contact.full_clean(exclude=["team", "routed_rule"])
+    contact.full_clean(exclude=["team"])
     contact.save()
     if tags:
         contact.tags.set(tags_resolve(team=team, names=tags))
@@ -59,16 +60,24 @@ def contact_create(
 
 
 @transaction.atomic
-def contacts_bulk_create(*, team: Team, rows: list[dict]) -> list[Contact]:
-    """Many contacts at once; bulk_create sends no signals, so routing is scheduled here."""
-    from routing.services import routing_schedule
-
+def contacts_bulk_create(
+    *,
+    team: Team,
+    rows: list[dict],
+    assign_to: Membership | None = None,
+    actor: Membership | None = None,
+) -> list[Contact]:
+    """Many contacts in a few statements, announced together (bulk_create sends no
+    post_save). `assign_to`: every one goes to this member instead of being routed."""
+    if assign_to is not None and assign_to.team_id != team.pk:
+        raise PermissionDenied("That member belongs to another team.")
     contacts = Contact.objects.bulk_create([Contact(team=team, **row) for row in rows])
     TimelineEvent.objects.bulk_create(
         [TimelineEvent(contact=c, kind="created", message="Contact imported.") for c in contacts]
     )
-    for contact in contacts:
-        routing_schedule(contact_id=contact.pk)
+    signals.contacts_created.send(
+        sender=Contact, contacts=contacts, assign_to=assign_to, actor=actor
+    )
     return contacts
 
 
@@ -106,9 +115,8 @@ def contact_role_add(
 def activity_log(
     *, contact: Contact, membership: Membership, kind: str, body: str = ""
 ) -> Activity:
-    """A member contacted the contact: updates last contacted and claims a Next Up offer."""
-    from routing.services import offer_claim_by_activity
-
+    """A member contacted the contact: updates last contacted, and says so (contacting
+    claims a Next Up offer the member holds on it)."""
     _ensure_same_team(contact, membership)
     if kind not in ActivityKind.values:
         raise ValidationError(f"Unknown activity “{kind}”.")
@@ -125,7 +133,9 @@ def activity_log(
         message=f"{membership.display_name} logged a {activity.get_kind_display().lower()}.",
         body=body[:500],
     )
-    offer_claim_by_activity(contact=contact, membership=membership)
+    signals.activity_logged.send(
+        sender=Contact, contact=contact, membership=membership, activity=activity
+    )
     return activity
 
 
@@ -192,49 +202,31 @@ def contact_update(*, contact: Contact, actor: Membership | None = None, **field
     changed = [name for name, value in fields.items() if getattr(contact, name) != value]
     if not changed:
         return contact
+    old = {name: getattr(contact, name) for name in changed}
     for name in changed:
         setattr(contact, name, fields[name])
-    contact.full_clean(exclude=["team", "routed_rule", "reassigning_to"])
+    contact.full_clean(exclude=["team"])
     contact.save(update_fields=[*changed, "updated_at"])
     labels = ", ".join(str(Contact._meta.get_field(name).verbose_name) for name in changed)
     who = actor.display_name if actor else "Staff"
     timeline_add(
         contact=contact, kind="details_updated", actor=actor, message=f"{who} updated {labels}."
     )
+    signals.contact_changed.send(sender=Contact, contact=contact, changed=changed, old=old)
     return contact
 
 
 @transaction.atomic
-def contact_remove(*, actor: Membership, contact: Contact) -> Contact:
-    """An admin removes a lead (seed 004): archived, open offers cancelled, on the timeline.
+def contact_archive(*, contact: Contact, actor: Membership | None = None) -> bool:
+    """Archive the contact (a removed lead). False when it was archived already.
 
-    Needs "Manage Lead Distribution". Removing twice changes nothing more.
+    The caller writes the timeline record: it knows why (and what else it undid).
     """
-    from contacts.models import ContactStatus
-    from routing.models import Offer, OfferStatus
-
-    if actor.team_id != contact.team_id or not member_has_perm(actor, "manage_lead_distribution"):
-        raise PermissionDenied("You need the “Manage Lead Distribution” permission.")
-    contact = Contact.objects.select_for_update().get(pk=contact.pk)
-    if contact.status == ContactStatus.ARCHIVED:
-        return contact
-    now = timezone.now()
-    cancelled = Offer.objects.filter(contact=contact, status=OfferStatus.OPEN).update(
-        status=OfferStatus.CANCELLED, resolved_at=now
-    )
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    if locked.status == ContactStatus.ARCHIVED:
+        contact.status = locked.status
+        return False
     contact.status = ContactStatus.ARCHIVED
-    # A reassignment in flight ends with the lead: its offer was just cancelled.
-    contact.reassigning_to = None
-    contact.reassignment_started_at = None
-    contact.save(
-        update_fields=["status", "reassigning_to", "reassignment_started_at", "updated_at"]
-    )
-    timeline_add(
-        contact=contact,
-        kind="removed",
-        actor=actor,
-        message=f"{actor.display_name} removed this lead from lead routing"
-        + ("; its open offer was cancelled." if cancelled else "."),
-        offers_cancelled=cancelled,
-    )
-    return contact
+    contact.save(update_fields=["status", "updated_at"])
+    signals.contact_archived.send(sender=Contact, contact=contact, actor=actor)
+    return True

@@ -1,13 +1,25 @@
-from django.db.models.signals import post_save
-from django.dispatch import receiver
+"""What the contacts app announces. Higher apps listen (routing queues new contacts,
+claims offers on activity, looks again at repeat inquiries); nothing here knows who.
 
-from contacts.models import Contact
+Every signal is sent inside the transaction that made the change, so a listener's
+writes commit or roll back with it. A single new contact also fires Django's own
+post_save; bulk creation fires `contacts_created` instead.
+"""
 
+from django.dispatch import Signal
 
-@receiver(post_save, sender=Contact, dispatch_uid="contact_created_route")
-def contact_created_route(sender, instance: Contact, created: bool, raw: bool = False, **kwargs):
-    """Every new contact is routed, whatever path created it (form, admin, API, import)."""
-    if created and not raw:
-        from routing.services import routing_schedule
+# Sent with contacts=[Contact, …] (saved, in one transaction), assign_to=Membership | None
+# (the importer gave every one of them to this member instead of routing), actor.
+contacts_created = Signal()
 
-        routing_schedule(contact_id=instance.pk)
+# Sent with contact, membership, activity: a member contacted the contact.
+activity_logged = Signal()
+
+# Sent with contact, source, matched_by: a lead matched a contact the team already has.
+inquiry_received = Signal()
+
+# Sent with contact, changed=[field names], old={field: value before}: details were edited.
+contact_changed = Signal()
+
+# Sent with contact, actor: the contact was archived (an admin removed the lead).
+contact_archived = Signal()

@@ -7,6 +7,6 @@ class NotificationsConfig(AppConfig):
 
     def ready(self):
         # After settings.LOGGING is applied, whatever it says: claim tokens never reach a log.
-        from notifications import log_filters
+        from notifications import log_filters, receivers  # noqa: F401  (receivers connect)
 
         log_filters.install()

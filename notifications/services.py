@@ -1,10 +1,12 @@
 """Notifications written in the same transaction as the routing event that causes them.
 
-Routing calls `offer_made` and `contact_assigned` inside its transaction. They
-only write outbox rows (one bulk insert, whatever the number of recipients)
-and ask for delivery after commit: no network I/O holds routing up, and a
-rolled-back routing step leaves no row and enqueues nothing. Each row's key
-names its event, recipient and channel, so writing a message again is a no-op.
+Routing announces assignments and offers inside its transaction (routing.signals);
+`assignments_notify` and `offers_notify` hear them (notifications.receivers). They
+only write outbox rows (one bulk insert for a whole routing batch, whatever the
+number of recipients) and ask for delivery after commit (one task): no network
+I/O holds routing up, and a rolled-back routing step leaves no row and enqueues
+nothing. Each row's key names its event, recipient and channel, so writing a
+message again is a no-op.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
+from django_q.tasks import async_task
 
-from contacts.models import Contact, ContactRole, RoleKind
+from contacts.models import ContactRole, RoleKind
 from notifications import content
 from notifications.models import (
     Channel,
@@ -35,7 +38,8 @@ from notifications.push import SubscriptionGone, push_configured, push_send
 from notifications.selectors import inbox_for
 from notifications.sms import get_connection as sms_connection
 from notifications.tokens import redact
-from routing.models import Offer, OfferKind, RoutingRule
+from routing.models import Offer, OfferKind
+from routing.signals import Assignment
 from teams.models import Membership
 
 logger = logging.getLogger(__name__)
@@ -71,7 +75,8 @@ def _outgoing(*, now: datetime, channel: str, due: datetime | None = None, **fie
 
 
 def _write(rows: list[OutboxMessage], *, now: datetime) -> None:
-    """Insert the rows (keys already present are left alone); deliver after commit."""
+    """Insert the rows (keys already present are left alone); deliver after commit,
+    all of them in one task."""
     if not rows:
         return
     OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
@@ -85,98 +90,114 @@ def _write(rows: list[OutboxMessage], *, now: datetime) -> None:
 
 
 def _enqueue(message_id: int) -> None:
-    from django_q.tasks import async_task
-
     async_task("notifications.tasks.deliver", message_id, task_name=f"deliver-{message_id}")
 
 
 def _enqueue_keys(keys: list[str]) -> None:
+    async_task("notifications.tasks.deliver_keys", keys, task_name=f"deliver-{len(keys)}")
+
+
+def messages_deliver_keys(*, keys: list[str], now: datetime | None = None) -> dict[str, int]:
+    """Deliver the pending messages with these keys, each once (see message_deliver)."""
     ids = OutboxMessage.objects.filter(key__in=keys, status=Status.PENDING).values_list(
         "pk", flat=True
     )
-    for message_id in ids:
-        _enqueue(message_id)
+    outcomes: dict[str, int] = {}
+    for message_id in list(ids):
+        outcome = message_deliver(message_id=message_id, now=now)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
 
 
 # --- the hooks routing calls ------------------------------------------------------
 
 
-def offer_made(*, offer: Offer, member_ids: list[int]) -> None:
+def offers_notify(*, offers: list[tuple[Offer, list[int]]]) -> None:
     """Next Up / Blast Alert: tell each recipient there is a contact to claim.
 
-    In-app and email to each recipient, web push to each of their browsers:
-    two queries whatever the number of recipients.
+    In-app and email to each recipient, web push to each of their browsers: two
+    statements for a whole batch of offers, whatever the number of recipients.
     """
     now = timezone.now()
-    contact = offer.contact
-    is_blast = offer.kind == OfferKind.BLAST
-    kind = Kind.OFFER_BLAST if is_blast else Kind.OFFER_NEXT_UP
-    title = (
-        f"Blast Alert: {contact.name}, first to claim gets it"
-        if is_blast
-        else f"Next Up: claim {contact.name}"
-    )
-    common = {"team_id": contact.team_id, "kind": kind, "contact": contact, "offer": offer}
-    rows = []
-    for member_id in member_ids:
-        recipient = f"offer:{offer.pk}:m{member_id}"
-        rows.append(
-            _in_app(
-                now=now,
-                key=f"{recipient}:in_app",
-                membership_id=member_id,
-                title=title,
-                **common,
-            )
-        )
-        rows.append(
-            _outgoing(
-                now=now,
-                channel=Channel.EMAIL,
-                key=f"{recipient}:email",
-                membership_id=member_id,
-                **common,
-            )
-        )
+    member_ids = {m for _, ids in offers for m in ids}
+    subscriptions: dict[int, list[int]] = {}
+    for subscription_id, member_id in PushSubscription.objects.filter(
+        membership_id__in=member_ids
+    ).values_list("pk", "membership_id"):
+        subscriptions.setdefault(member_id, []).append(subscription_id)
     ready = push_configured()
-    subscriptions = PushSubscription.objects.filter(membership_id__in=member_ids).values_list(
-        "pk", "membership_id"
-    )
-    for subscription_id, member_id in subscriptions:
-        row = _outgoing(
-            now=now,
-            channel=Channel.PUSH,
-            key=f"offer:{offer.pk}:s{subscription_id}:push",
-            membership_id=member_id,
-            subscription_id=subscription_id,
-            **common,
+    rows = []
+    for offer, ids in offers:
+        contact = offer.contact
+        is_blast = offer.kind == OfferKind.BLAST
+        kind = Kind.OFFER_BLAST if is_blast else Kind.OFFER_NEXT_UP
+        title = (
+            f"Blast Alert: {contact.name}, first to claim gets it"
+            if is_blast
+            else f"Next Up: claim {contact.name}"
         )
-        if not ready:
-            row.status, row.last_error = Status.SKIPPED, "web push is off: no VAPID keys"
-        rows.append(row)
+        common = {"team_id": contact.team_id, "kind": kind, "contact": contact, "offer": offer}
+        for member_id in ids:
+            recipient = f"offer:{offer.pk}:m{member_id}"
+            rows.append(
+                _in_app(
+                    now=now,
+                    key=f"{recipient}:in_app",
+                    membership_id=member_id,
+                    title=title,
+                    **common,
+                )
+            )
+            rows.append(
+                _outgoing(
+                    now=now,
+                    channel=Channel.EMAIL,
+                    key=f"{recipient}:email",
+                    membership_id=member_id,
+                    **common,
+                )
+            )
+            for subscription_id in subscriptions.get(member_id, []):
+                row = _outgoing(
+                    now=now,
+                    channel=Channel.PUSH,
+                    key=f"offer:{offer.pk}:s{subscription_id}:push",
+                    membership_id=member_id,
+                    subscription_id=subscription_id,
+                    **common,
+                )
+                if not ready:
+                    row.status, row.last_error = Status.SKIPPED, "web push is off: no VAPID keys"
+                rows.append(row)
     _write(rows, now=now)
 
 
-def contact_assigned(
-    *, contact: Contact, membership: Membership, previous: Membership | None, rule_id: int | None
-) -> None:
-    """Routing is complete: tell the agent (and the previous owner), release auto emails.
+def assignments_notify(*, assignments: list[Assignment]) -> None:
+    """Routing is complete: tell each agent (and the previous owner), release auto messages.
 
     The welcome email and text are keyed on the contact alone, so they go out
     once, however often the contact is routed or reassigned later.
     """
     now = timezone.now()
-    assigned_at = contact.assigned_at or now
+    rows = []
+    for assignment in assignments:
+        rows += _assignment_rows(assignment, now)
+    _write(rows, now=now)
+
+
+def _assignment_rows(assignment: Assignment, now: datetime) -> list[OutboxMessage]:
+    contact, member_id = assignment.contact, assignment.membership_id
+    assigned_at = assignment.assigned_at
     event = f"assign:c{contact.pk}:{_stamp(assigned_at)}"
     common = {"team_id": contact.team_id, "contact": contact}
     rows = []
-    if previous is None:
+    if assignment.previous_id is None:
         rows.append(
             _in_app(
                 now=now,
-                key=f"{event}:m{membership.pk}:in_app",
+                key=f"{event}:m{member_id}:in_app",
                 kind=Kind.ASSIGNED,
-                membership=membership,
+                membership_id=member_id,
                 title=f"New contact assigned to you: {contact.name}",
                 **common,
             )
@@ -184,25 +205,25 @@ def contact_assigned(
     else:
         for member, other, kind, title in (
             (
-                membership,
-                previous,
+                member_id,
+                assignment.previous_name,
                 Kind.REASSIGNED_TO,
-                f"{contact.name} was reassigned to you from {previous.display_name}",
+                f"{contact.name} was reassigned to you from {assignment.previous_name}",
             ),
             (
-                previous,
-                membership,
+                assignment.previous_id,
+                assignment.member_name,
                 Kind.REASSIGNED_FROM,
-                f"{contact.name} was reassigned to {membership.display_name}",
+                f"{contact.name} was reassigned to {assignment.member_name}",
             ),
         ):
-            data = {"other_name": other.display_name}
+            data = {"other_name": other}
             rows.append(
                 _in_app(
                     now=now,
-                    key=f"{event}:m{member.pk}:in_app",
+                    key=f"{event}:m{member}:in_app",
                     kind=kind,
-                    membership=member,
+                    membership_id=member,
                     title=title,
                     data=data,
                     **common,
@@ -212,9 +233,9 @@ def contact_assigned(
                 _outgoing(
                     now=now,
                     channel=Channel.EMAIL,
-                    key=f"{event}:m{member.pk}:email",
+                    key=f"{event}:m{member}:email",
                     kind=kind,
-                    membership=member,
+                    membership_id=member,
                     data=data,
                     **common,
                 )
@@ -226,31 +247,25 @@ def contact_assigned(
                 channel=channel,
                 key=f"{kind}:c{contact.pk}:{channel}",
                 kind=kind,
-                membership=membership,
+                membership_id=member_id,
                 **common,
             )
         )
-    hours = (
-        RoutingRule.objects.filter(pk=rule_id)
-        .values_list("follow_up_reminder_hours", flat=True)
-        .first()
-        if rule_id
-        else None
-    )
+    hours = assignment.follow_up_hours
     if hours:
         rows.append(
             _outgoing(
                 now=now,
                 channel=Channel.EMAIL,
                 due=assigned_at + timedelta(hours=hours),
-                key=f"reminder:c{contact.pk}:{_stamp(assigned_at)}:m{membership.pk}:email",
+                key=f"reminder:c{contact.pk}:{_stamp(assigned_at)}:m{member_id}:email",
                 kind=Kind.FOLLOW_UP_REMINDER,
-                membership=membership,
+                membership_id=member_id,
                 data={"hours": hours, "assigned_at": assigned_at.isoformat()},
                 **common,
             )
         )
-    _write(rows, now=now)
+    return rows
 
 
 # --- delivery ---------------------------------------------------------------------------

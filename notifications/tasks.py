@@ -7,6 +7,10 @@ def deliver(message_id: int) -> str:
     return services.message_deliver(message_id=message_id)
 
 
+def deliver_keys(keys: list[str]) -> dict[str, int]:
+    return services.messages_deliver_keys(keys=keys)
+
+
 def sweep() -> dict[str, int]:
     return services.outbox_sweep()
 

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from notifications import selectors, services
 from notifications.tokens import ClaimLinkExpired, ClaimLinkInvalid, claim_token_read
 from routing.models import OfferStatus
-from routing.services import offer_claim
+from routing.offers import offer_claim
 
 # --- claim pages -------------------------------------------------------------------
 

@@ -1,41 +1,52 @@
 """Staff admin for routing: rules with their assignees, and the records routing leaves.
 
-Offers, rotations and logs are written by routing alone, so they are view-only.
-Assignees are edited on their rule or reassignment group. A change of who is in
-a rule restarts its order of distribution; a reassignment group's never does,
-as in the rule and reassignment services.
+Offers, rotations, routing state and logs are written by routing alone, so they are
+view-only. Assignees are edited on their rule or reassignment group. A change of who
+is in a rule restarts its order of distribution; a reassignment group's never does,
+as in the rule and reassignment services. Routing also extends the contact and team
+admins with its state, counts and actions.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
+from collections import Counter
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
+from contacts.admin import ContactAdmin
 from contacts.models import Contact
+from routing.groups import reassignment_group_delete
+from routing.groups import reassignment_group_validate as group_validate
+from routing.manual import contact_assign_directly, contact_reroute
 from routing.models import (
+    ContactRouting,
     Offer,
     OfferRecipient,
     ReassignmentAssignee,
     ReassignmentGroup,
     Rotation,
-    RotationSlot,
     RoutingLog,
     RoutingRule,
+    RoutingStatus,
     RuleAssignee,
 )
-from routing.reassignment import reassignment_group_delete
-from routing.reassignment import reassignment_group_validate as group_validate
-from routing.rules import rule_delete, rule_validate
-from routing.services import rule_rotation_reset
+from routing.rules import rule_delete, rule_rotation_reset, rule_validate
 from teams.admin import (
     ReadOnlyAdminMixin,
+    TeamAdmin,
     TeamFixedAfterCreateMixin,
     TeamScopedForm,
+    changelist_link,
     count_of,
 )
+from teams.models import Membership, Team
 
 
 class ServiceValidatedForm(TeamScopedForm):
@@ -142,7 +153,7 @@ class RoutingRuleAdmin(OwnsRotationMixin, TeamFixedAfterCreateMixin, admin.Model
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         if change and any(_changes_who(fs) for fs in formsets if fs.model is RuleAssignee):
-            # Adding or removing anyone starts the order of distribution again (seed 000).
+            # Adding or removing anyone starts the order of distribution again.
             rule_rotation_reset(rule=form.instance)
 
     def delete_model(self, request, obj):
@@ -219,7 +230,7 @@ class ReassignmentGroupAdmin(OwnsRotationMixin, TeamFixedAfterCreateMixin, admin
             .get_queryset(request)
             .annotate(
                 n_assignees=count_of(ReassignmentAssignee.objects.all(), "group"),
-                n_in_progress=count_of(Contact.objects.all(), "reassigning_to"),
+                n_in_progress=count_of(ContactRouting.objects.all(), "reassigning_to"),
             )
         )
 
@@ -233,7 +244,7 @@ class ReassignmentGroupAdmin(OwnsRotationMixin, TeamFixedAfterCreateMixin, admin
 
     def has_delete_permission(self, request, obj=None):
         # The service refuses while contacts are on their way through the group.
-        if obj is not None and Contact.objects.filter(reassigning_to=obj).exists():
+        if obj is not None and ContactRouting.objects.filter(reassigning_to=obj).exists():
             return False
         return super().has_delete_permission(request, obj)
 
@@ -303,23 +314,12 @@ class OfferRecipientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("offer__contact__email", "membership__user__username")
 
 
-class RotationSlotInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = RotationSlot
-    fields = ("membership", "count")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("membership__user")
-
-
 @admin.register(Rotation)
 class RotationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("__str__", "used_by", "turns", "epoch", "reset_at", "slot_count")
+    list_display = ("__str__", "used_by", "turns", "epoch", "reset_at", "member_count")
     list_select_related = ("rule__team", "group__team")
     search_fields = ("rule__name", "group__name", "rule__team__name", "group__team__name")
-    inlines = [RotationSlotInline]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(n_slots=Count("slots"))
+    fields = ("turns", "epoch", "reset_at", "counts")
 
     @admin.display(description="Used by")
     def used_by(self, obj):
@@ -329,24 +329,154 @@ class RotationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         url = reverse(f"admin:routing_{owner._meta.model_name}_change", args=[owner.pk])
         return format_html('<a href="{}">{}: {}</a>', url, owner.team, owner)
 
-    @admin.display(description="Slots", ordering="n_slots")
-    def slot_count(self, obj):
-        return obj.n_slots
-
-
-@admin.register(RotationSlot)
-class RotationSlotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("rotation", "membership", "count")
-    list_select_related = ("rotation", "membership__user")
-    search_fields = ("membership__user__username", "membership__user__last_name")
+    @admin.display(description="Members with turns")
+    def member_count(self, obj):
+        return len(obj.counts)
 
 
 @admin.register(RoutingLog)
 class RoutingLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "team", "contact", "event", "rule_name", "membership", "reason")
+    list_display = ("created_at", "team", "contact", "event", "source_name", "membership", "reason")
     list_filter = ("event",)
     list_select_related = ("team", "contact", "membership__user")
-    search_fields = ("reason", "rule_name", "contact__email", "contact__last_name")
+    search_fields = ("reason", "source_name", "contact__email", "contact__last_name")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     show_full_result_count = False
+
+
+@admin.register(ContactRouting)
+class ContactRoutingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("contact", "team", "status", "rule", "attempts", "queued_at", "assigned_at")
+    list_filter = ("status",)
+    list_select_related = ("contact", "team", "rule")
+    search_fields = ("contact__first_name", "contact__last_name", "contact__email")
+    date_hierarchy = "queued_at"
+    ordering = ("-queued_at",)
+    show_full_result_count = False
+
+
+# --- routing's part of the contact and team admins -----------------------------------
+
+
+class ContactRoutingInline(ReadOnlyAdminMixin, admin.StackedInline):
+    model = ContactRouting
+    fields = (
+        "status", "rule", "error", "attempts", "next_attempt_at", "started_at", "held_since",
+        "hold_until", "assigned_at", "assigned_by", "reassigning_to", "reassign_started_at",
+    )  # fmt: skip
+    can_delete = False
+
+
+admin.site.unregister(Contact)
+
+
+@admin.register(Contact)
+class LeadAdmin(ContactAdmin):
+    """The contact admin, with its routing state at a glance and a way to re-run it."""
+
+    list_display = (
+        *ContactAdmin.list_display[:6],
+        "routing_status",
+        *ContactAdmin.list_display[6:],
+        "routing_error_excerpt",
+    )
+    list_filter = ("routing__status", *ContactAdmin.list_filter)
+    list_select_related = ("team", "routing")
+    inlines = [ContactRoutingInline, *ContactAdmin.inlines]
+    actions = ["rerun_routing", "assign_directly"]
+
+    @admin.display(description="Routing status", ordering="routing__status")
+    def routing_status(self, obj):
+        routing = getattr(obj, "routing", None)
+        return routing.get_status_display() if routing else "—"
+
+    @admin.display(description="Routing error", ordering="routing__error")
+    def routing_error_excerpt(self, obj):
+        routing = getattr(obj, "routing", None)
+        return Truncator(routing.error).chars(80) if routing else ""
+
+    @admin.action(description="Re-run routing", permissions=["change"])
+    def rerun_routing(self, request, queryset):
+        outcomes, failures = Counter(), []
+        for contact in queryset:
+            try:
+                outcome = contact_reroute(actor=None, contact=contact)
+            except Exception as exc:  # reported to staff below, with its text
+                failures.append(f"{contact}: {type(exc).__name__}: {exc}")
+            else:
+                outcomes[dict(RoutingStatus.choices).get(outcome, outcome)] += 1
+        if outcomes:
+            summary = ", ".join(f"{n} {label.lower()}" for label, n in outcomes.items())
+            self.message_user(
+                request, f"Re-ran routing for {outcomes.total()} contact(s): {summary}."
+            )
+        if failures:
+            self.message_user(
+                request,
+                f"Routing failed for {len(failures)} contact(s): {'; '.join(failures)}",
+                messages.ERROR,
+            )
+
+    @admin.action(description="Assign directly to a member…", permissions=["change"])
+    def assign_directly(self, request, queryset):
+        """Two steps: choose the member (same team as every selected contact), then apply."""
+        team_ids = set(queryset.values_list("team_id", flat=True))
+        if len(team_ids) != 1:
+            self.message_user(request, "Select contacts of one team at a time.", messages.ERROR)
+            return None
+        members = Membership.objects.filter(team_id=team_ids.pop(), is_active=True).select_related(
+            "user"
+        )
+        chosen = members.filter(pk=request.POST.get("membership") or 0).first()
+        if "apply" not in request.POST or chosen is None:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Assign directly",
+                "contacts": queryset,
+                "members": members,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/routing/assign_directly.html", context)
+        done, failures = 0, []
+        for contact in queryset:
+            try:
+                contact_assign_directly(actor=None, contact=contact, membership=chosen)
+                done += 1
+            except ValidationError as exc:  # shown to staff with its text
+                failures.append(f"{contact}: {'; '.join(exc.messages)}")
+        if done:
+            self.message_user(request, f"Assigned {done} contact(s) to {chosen.display_name}.")
+        if failures:
+            self.message_user(request, "Not assigned: " + "; ".join(failures), messages.ERROR)
+        return None
+
+
+admin.site.unregister(Team)
+
+
+@admin.register(Team)
+class TeamRoutingAdmin(TeamAdmin):
+    """The team admin, with its contacts and routing rules counted."""
+
+    list_display = (*TeamAdmin.list_display[:5], "contacts", "rules", "created_at")
+    counted_fields = (*TeamAdmin.counted_fields, "contacts", "rules")
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_contacts=count_of(Contact.objects.all(), "team"),
+                n_rules=count_of(RoutingRule.objects.all(), "team"),
+            )
+        )
+
+    @admin.display(description="Contacts", ordering="n_contacts")
+    def contacts(self, obj):
+        return changelist_link(Contact, obj.n_contacts, team__id__exact=obj.pk)
+
+    @admin.display(description="Routing rules", ordering="n_rules")
+    def rules(self, obj):
+        return changelist_link(RoutingRule, obj.n_rules, team__id__exact=obj.pk)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from routing.models import Assignee, Method
+from routing.state import routing_version_bump
 from teams.models import AgentTag, Membership
 
 
@@ -46,4 +47,5 @@ def assignees_write(
                 position=position,
             )
         )
-    model.objects.bulk_create(rows)
+    model.objects.bulk_create(rows)  # no post_save: say so to the routers ourselves
+    routing_version_bump(team_id=owner.team_id)

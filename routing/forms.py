@@ -23,7 +23,7 @@ from contacts.models import Contact, ContactType
 from routing import engine
 from routing.models import LocationMatch, Method, RoutingRule, RuleAssignee
 from routing.rules import AssigneeSpec, rule_create, rule_set_assignees, rule_update
-from routing.selectors import contact_facts
+from routing.state import contact_facts
 from teams.models import AgentTag, Membership, Plan, Team
 
 WEEKDAYS = [
@@ -44,7 +44,8 @@ RULE_FIELDS = (
     "name", "sources", "contact_types", "cities", "zip_codes", "states", "location_match",
     "price_min", "price_max", "tags_any", "tags_all", "require_phone", "require_email",
     "work_start", "work_end", "time_zone", "method", "claim_window_minutes", "only_online",
-    "skip_paused", "respect_capacity", "follow_up_reminder_hours",
+    "skip_paused", "respect_capacity", "follow_up_reminder_hours", "hold_when_unavailable",
+    "hold_max_minutes",
 )  # fmt: skip
 DEFAULT_RULE_FIELDS = (
     "method", "direct_assignee", "claim_window_minutes", "only_online", "skip_paused",
@@ -329,6 +330,20 @@ class RuleForm(AssigneesMixin, forms.Form):
         max_value=24 * 30,
         help_text="Remind the agent if nobody contacts the lead within this time. "
         "Empty: no reminder.",
+    )
+    hold_when_unavailable = forms.BooleanField(
+        label="Hold the contact when nobody in this rule is available",
+        required=False,
+        help_text="When every assignee is paused, offline, outside their hours or at capacity, "
+        "the contact waits here and goes to the first who becomes available (oldest first). "
+        "Off: it moves on to the next rule at once.",
+    )
+    hold_max_minutes = forms.IntegerField(
+        label="Longest wait (minutes)",
+        min_value=1,
+        max_value=7 * 24 * 60,
+        initial=60,
+        help_text="A held contact moves on to the next rule after waiting this long.",
     )
 
     def __init__(self, data=None, *, team: Team, rule: RoutingRule | None = None, **kwargs):

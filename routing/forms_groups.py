@@ -12,7 +12,7 @@ from django import forms
 
 from routing import engine
 from routing.models import Method, ReassignmentGroup
-from routing.reassignment import GroupAssignee
+from routing.groups import GroupAssignee
 from teams.models import AgentTag, Group, Membership, Team
 
 MAX_WEIGHT = 100

@@ -20,33 +20,26 @@ class LocationMatch(models.TextChoices):
 
 
 class Rotation(models.Model):
-    """Turn-taking state shared by a rule (or reassignment group) and its slots.
+    """Turn-taking state of a rule or reassignment group: each member's turns so far.
 
-    Routers lock this row with a single ``UPDATE … RETURNING`` inside the
-    contact's transaction, so concurrent routers of one rule take turns and a
-    rollback gives the turn back.
+    A batch of routers locks the row (SELECT … FOR UPDATE, rows in id order), reads
+    the counts, decides every contact of the batch in memory and writes the counts
+    back in the same transaction: concurrent routers of one rule take turns, and a
+    rollback gives the turns back.
     """
 
     turns = models.PositiveBigIntegerField(default=0)
+    counts = models.JSONField(
+        default=dict, blank=True, help_text="Member id → turns taken since the last reset."
+    )
     epoch = models.PositiveIntegerField(default=0, help_text="Bumped when the order is reset.")
     reset_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return f"Rotation #{self.pk} (epoch {self.epoch}, {self.turns} turns)"
 
-
-class RotationSlot(models.Model):
-    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="slots")
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
-    count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["rotation", "membership"], name="rotation_slot_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.membership_id}: {self.count}"
+    def member_counts(self) -> dict[int, int]:
+        return {int(k): v for k, v in self.counts.items()}
 
 
 class RoutingRule(models.Model):
@@ -84,6 +77,18 @@ class RoutingRule(models.Model):
         Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     follow_up_reminder_hours = models.PositiveIntegerField(null=True, blank=True)
+    hold_when_unavailable = models.BooleanField(
+        "Hold when nobody is available",
+        default=False,
+        help_text="When every assignee is paused, offline, outside their hours or at capacity, "
+        "the contact waits in this rule and goes to the first one who becomes available, "
+        "instead of moving on to the next rule.",
+    )
+    hold_max_minutes = models.PositiveIntegerField(
+        "Longest wait (minutes)",
+        default=60,
+        help_text="A held contact moves on to the next rule after waiting this long.",
+    )
     rotation = models.OneToOneField(Rotation, on_delete=models.PROTECT, related_name="rule")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -111,6 +116,9 @@ class RoutingRule(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(claim_window_minutes__gte=1), name="routing_rule_claim_window_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(hold_max_minutes__gte=1), name="routing_rule_hold_max_positive"
             ),
         ]
 
@@ -168,7 +176,7 @@ class RuleAssignee(Assignee):
 
 
 class ReassignmentGroup(models.Model):
-    """Re-routes contacts already in the system, triggered by hand (seeds 001/002)."""
+    """Re-routes contacts already in the system, triggered by hand."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="reassignment_groups")
     name = models.CharField(max_length=120)
@@ -276,21 +284,24 @@ class OfferRecipient(models.Model):
 
 
 class LogEvent(models.TextChoices):
-    RULE_MATCHED = "rule_matched", "Rule matched"
-    RULE_NOT_MATCHED = "rule_not_matched", "Rule did not match"
-    RULE_SKIPPED = "rule_skipped", "Rule skipped"
-    CANDIDATE_SKIPPED = "candidate_skipped", "Candidate skipped"
+    ASSIGNED = "assigned", "Assigned"
     OFFER_MADE = "offer_made", "Offer made"
+    HELD = "held", "Held"
     OFFER_EXPIRED = "offer_expired", "Offer expired"
     OFFER_CLAIMED = "offer_claimed", "Offer claimed"
-    FELL_THROUGH = "fell_through", "Fell through"
-    ASSIGNED = "assigned", "Assigned"
     DEDUPLICATED = "deduplicated", "Matched an existing contact"
+    ROUTED_AGAIN = "routed_again", "Routed again"
     FAILED = "failed", "Routing failed"
 
 
 class RoutingLog(models.Model):
-    """Why a contact did or did not follow each rule; append-only."""
+    """Why a contact went where it went; append-only, one row per decision or event.
+
+    A decision row carries every step that led to it in `steps` (per rule: matched,
+    not matched and why, skipped, fell through, held; per member: why they could not
+    take it), so its cost does not grow with the number of rules or agents. Pages and
+    the API render the steps as lines (`lines`).
+    """
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="routing_logs")
@@ -298,19 +309,148 @@ class RoutingLog(models.Model):
     rule = models.ForeignKey(
         RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    rule_name = models.CharField(max_length=120, blank=True)
+    group = models.ForeignKey(
+        ReassignmentGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_name = models.CharField(
+        max_length=160, blank=True, help_text="The rule or reassignment group, as it was named."
+    )
     membership = models.ForeignKey(
         Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reason = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    steps = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
             models.Index(fields=["contact", "created_at"], name="routing_log_contact"),
             models.Index(fields=["team", "-created_at", "-id"], name="routing_log_team_newest"),
+            models.Index(fields=["team", "rule", "-created_at", "-id"], name="routing_log_rule"),
+            models.Index(
+                fields=["team", "membership", "-created_at", "-id"], name="routing_log_member"
+            ),
+            models.Index(fields=["team", "event", "-created_at", "-id"], name="routing_log_event"),
+            models.Index(fields=["created_at"], name="routing_log_created"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_event_display()}: {self.reason}"
+
+    @property
+    def lines(self):
+        """The entry as lines for people: each rule's Y/N and why, skips, then the outcome."""
+        from routing.log_lines import entry_lines
+
+        return entry_lines(self)
+
+
+class RoutingStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    OFFERED = "offered", "Offered"
+    HELD = "held", "Held"
+    ASSIGNED = "assigned", "Assigned"
+    FAILED = "failed", "Failed"
+
+
+class ContactRouting(models.Model):
+    """Where a contact stands in routing: its place in the queue, then the outcome.
+
+    Written in the transaction that stores the contact (status "received": the routing
+    queue is these rows); routers claim rows with SELECT … FOR UPDATE SKIP LOCKED.
+    """
+
+    contact = models.OneToOneField(
+        Contact, primary_key=True, on_delete=models.CASCADE, related_name="routing"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=16, choices=RoutingStatus.choices, default=RoutingStatus.RECEIVED
+    )
+    rule = models.ForeignKey(
+        RoutingRule,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The rule (lead pool) the contact came through; kept when it is "
+        "assigned or reassigned by hand.",
+    )
+    queued_at = models.DateTimeField(default=timezone.now, help_text="First in, first routed.")
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When this routing pass began."
+    )
+    tried_rules = models.JSONField(
+        default=list, blank=True, help_text="Rules this routing pass fell through."
+    )
+    lapsed_members = models.JSONField(
+        default=list, blank=True, help_text="Members who let this contact lapse in this pass."
+    )
+    held_since = models.DateTimeField(null=True, blank=True)
+    hold_until = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    assigned_by = models.ForeignKey(
+        Membership,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who assigned the primary Agent by hand (empty: routing did).",
+    )
+    reassigning_to = models.ForeignKey(
+        ReassignmentGroup,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Set while a reassignment is in progress: the Agent role is locked.",
+    )
+    reassign_started_at = models.DateTimeField(null=True, blank=True)
+    reassign_started_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Set by every writer explicitly: QuerySet.update() would skip an auto_now field.
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "contact routing"
+        verbose_name_plural = "contact routing"
+        indexes = [
+            models.Index(fields=["team", "status", "queued_at"], name="contact_routing_queue"),
+            models.Index(fields=["status", "next_attempt_at"], name="contact_routing_due"),
+            models.Index(fields=["team", "rule"], name="contact_routing_rule"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}: {self.get_status_display()}"
+
+    @property
+    def reassign_in_progress(self) -> bool:
+        return self.reassigning_to_id is not None
+
+
+class TeamRouting(models.Model):
+    """Per team: the routing version and whether a router has been woken.
+
+    `version` goes up with every change to rules, assignees, members or their
+    availability; a worker reuses the rules and members it loaded while the version
+    is unchanged, never after. `wake_pending` is set when a route task is queued and
+    cleared when one starts, so a burst of leads queues one task, not one per lead.
+    """
+
+    team = models.OneToOneField(
+        Team, primary_key=True, on_delete=models.CASCADE, related_name="routing"
+    )
+    version = models.PositiveBigIntegerField(default=1)
+    wake_pending = models.BooleanField(default=False)
+    woken_at = models.DateTimeField(null=True, blank=True)
+    has_held = models.BooleanField(
+        default=False, help_text="Some contact may be held: routers look at the holds first."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.team_id} v{self.version}"

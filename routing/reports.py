@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db.models import Count
 
 from routing.models import LogEvent, RoutingLog, RoutingRule
-from routing.selectors import team_routing_load
+from routing.state import team_state_now
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,8 @@ class ShareRow:
 
 def rule_fairness(*, rule: RoutingRule, since: datetime, until: datetime) -> list[ShareRow]:
     """Target vs actual share per current assignee, plus anyone who got contacts then."""
-    state = team_routing_load(team=rule.team, now=until)
-    engine_rule = next(r for r in state.rules if r.id == rule.pk)
+    state = team_state_now(team=rule.team)
+    engine_rule = state.rule(rule.pk)
     counts = dict(
         RoutingLog.objects.filter(
             rule=rule, event=LogEvent.ASSIGNED, created_at__gte=since, created_at__lt=until
@@ -41,9 +41,7 @@ def rule_fairness(*, rule: RoutingRule, since: datetime, until: datetime) -> lis
     return [
         ShareRow(
             membership_id=member_id,
-            name=state.members[member_id].display_name
-            if member_id in state.members
-            else "(removed)",
+            name=state.members[member_id].name if member_id in state.members else "(removed)",
             target=weights.get(member_id, 0) / weight_sum,
             actual=(counts.get(member_id, 0) / total) if total else 0.0,
             count=counts.get(member_id, 0),

@@ -13,7 +13,8 @@ from django.db.models import F, Max
 from routing import engine
 from routing.assignees import AssigneeSpec, assignees_write
 from routing.models import Method, Rotation, RoutingRule, RuleAssignee
-from routing.services import rule_rotation_reset
+from routing.rotations import rotation_reset
+from routing.state import routing_version_bump
 from teams.models import Membership, Team
 from teams.permissions import member_has_perm
 
@@ -23,6 +24,7 @@ EDITABLE_FIELDS = {
     "location_match", "price_min", "price_max", "tags_any", "tags_all", "require_phone",
     "require_email", "work_days", "work_start", "work_end", "time_zone", "claim_window_minutes",
     "only_online", "skip_paused", "respect_capacity", "direct_assignee", "follow_up_reminder_hours",
+    "hold_when_unavailable", "hold_max_minutes",
 }  # fmt: skip
 
 
@@ -102,7 +104,7 @@ def _write_assignees(rule: RoutingRule, assignees: list[AssigneeSpec]) -> None:
 def rule_set_assignees(
     *, actor: Membership | None, rule: RoutingRule, assignees: list[AssigneeSpec]
 ) -> bool:
-    """Replace the assignees. Adding or removing anyone resets the order (seed 000).
+    """Replace the assignees. Adding or removing anyone resets the order of distribution.
 
     Returns True when the order of distribution was reset.
     """
@@ -131,6 +133,7 @@ def rule_reorder(*, actor: Membership | None, team: Team, rule_ids: list[int]) -
     for position, rule_id in enumerate(rule_ids, start=1):
         rules[rule_id].position = position
     RoutingRule.objects.bulk_update(rules.values(), ["position"])
+    routing_version_bump(team_id=team.pk)
 
 
 def rule_set_paused(*, actor: Membership | None, rule: RoutingRule, paused: bool) -> RoutingRule:
@@ -146,6 +149,7 @@ def rule_copy(*, actor: Membership | None, rule: RoutingRule) -> RoutingRule:
     RoutingRule.objects.filter(team=rule.team, is_default=False, position__gt=rule.position).update(
         position=F("position") + 1
     )
+    routing_version_bump(team_id=rule.team_id)
     assignees = list(rule.assignees.all())
     copy = RoutingRule.objects.get(pk=rule.pk)
     copy.pk = None
@@ -159,6 +163,7 @@ def rule_copy(*, actor: Membership | None, rule: RoutingRule) -> RoutingRule:
         assignee.pk = None
         assignee.rule = copy
     RuleAssignee.objects.bulk_create(assignees)
+    routing_version_bump(team_id=rule.team_id)
     return copy
 
 
@@ -170,3 +175,22 @@ def rule_delete(*, actor: Membership | None, rule: RoutingRule) -> None:
     rotation_id = rule.rotation_id
     rule.delete()
     Rotation.objects.filter(pk=rotation_id).delete()
+
+
+def rule_rotation_reset(*, rule: RoutingRule) -> None:
+    """Start the rule's order of distribution again from the top."""
+    rotation_reset(rotation_id=rule.rotation_id)
+
+
+def default_rule_ensure(*, team: Team) -> RoutingRule:
+    """Every team has its Default Rule, the catch-all (assign directly until edited)."""
+    rule = RoutingRule.objects.filter(team=team, is_default=True).first()
+    if rule is None:
+        rule = RoutingRule.objects.create(
+            team=team,
+            name="Default Rule",
+            is_default=True,
+            method=Method.ASSIGN_DIRECTLY,
+            rotation=Rotation.objects.create(),
+        )
+    return rule

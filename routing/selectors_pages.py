@@ -26,7 +26,7 @@ from django.db.models import (
 )
 
 from contacts.models import OPEN_STATUSES, Contact, ContactRole, ContactStatus, RoleKind
-from routing.models import Offer, OfferStatus, RoutingLog, RoutingRule
+from routing.models import ContactRouting, Offer, OfferStatus, RoutingLog, RoutingRule, RoutingStatus
 from routing.selectors import routing_logs_for
 from teams.models import Membership
 from teams.templatetags.team_perms import member_can
@@ -204,7 +204,7 @@ def contacts_search(*, membership: Membership, q: str) -> list[Contact]:
             | Q(email__icontains=word)
             | Q(phone__icontains=word)
         )
-    return list(qs.order_by("-created_at", "-id")[:SEARCH_RESULTS])
+    return list(qs.select_related("routing").order_by("-created_at", "-id")[:SEARCH_RESULTS])
 
 
 def contact_for_logs(*, membership: Membership, contact_id: int) -> Contact | None:
@@ -213,7 +213,7 @@ def contact_for_logs(*, membership: Membership, contact_id: int) -> Contact | No
         return None
     return (
         Contact.objects.filter(pk=contact_id, team_id=membership.team_id)
-        .select_related("routed_rule")
+        .select_related("routing__rule")
         .prefetch_related(_agent_roles())
         .first()
     )
@@ -232,6 +232,7 @@ def contact_log(*, membership: Membership, contact: Contact) -> list[RoutingLog]
 
 ASSIGNED = "assigned"
 UNASSIGNED = "unassigned"
+HELD = "held"
 
 
 def _agent_roles() -> Prefetch:
@@ -251,25 +252,37 @@ def dashboard_contacts(
 ) -> QuerySet[Contact]:
     """Routed leads of the team (removed ones excluded), newest first on the created_at index.
 
-    `assignment` is "assigned", "unassigned" or a member's id.
+    `assignment` is "assigned", "unassigned", "held" (waiting in its rule for someone
+    to become available) or a member's id.
     """
     if not can_manage_leads(membership):
         return Contact.objects.none()
     qs = Contact.objects.filter(team_id=membership.team_id).exclude(status=ContactStatus.ARCHIVED)
     if rule_id:
-        qs = qs.filter(routed_rule_id=rule_id)
+        qs = qs.filter(routing__rule_id=rule_id)
     agent_roles = ContactRole.objects.filter(contact=OuterRef("pk"), kind=RoleKind.AGENT)
     if assignment == ASSIGNED:
         qs = qs.filter(Exists(agent_roles))
     elif assignment == UNASSIGNED:
         qs = qs.filter(~Exists(agent_roles))
+    elif assignment == HELD:
+        qs = qs.filter(routing__status=RoutingStatus.HELD)
     elif assignment.isdigit():
         qs = qs.filter(Exists(agent_roles.filter(membership_id=int(assignment))))
     return (
-        qs.select_related("routed_rule")
+        qs.select_related("routing__rule")
         .prefetch_related(_agent_roles())
         .order_by("-created_at", "-id")
     )
+
+
+def held_count(*, membership: Membership) -> int:
+    """Contacts of the team held in a rule, waiting for someone available."""
+    if not can_manage_leads(membership):
+        return 0
+    return ContactRouting.objects.filter(
+        team_id=membership.team_id, status=RoutingStatus.HELD
+    ).count()
 
 
 def dashboard_page(qs: QuerySet[Contact], number: int, per_page: int = 25):
@@ -281,7 +294,7 @@ def dashboard_contact(*, membership: Membership, contact_id: int) -> Contact | N
     """One lead of the member's team for the dashboard's actions and rows."""
     return (
         Contact.objects.filter(pk=contact_id, team_id=membership.team_id)
-        .select_related("routed_rule")
+        .select_related("routing__rule")
         .prefetch_related(_agent_roles())
         .first()
     )

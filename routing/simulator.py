@@ -1,4 +1,9 @@
-"""What routing would do with a contact, without changing anything."""
+"""What routing would do with a contact, without changing anything.
+
+The answer is the routing engine's own decision (`engine.route`, the function real
+routing calls), over the team's rules and the turn counts as they stand; nothing is
+locked, advanced or written.
+"""
 
 from __future__ import annotations
 
@@ -8,62 +13,54 @@ from datetime import datetime
 from django.utils import timezone
 
 from routing import engine
-from routing.selectors import team_routing_load, with_rotation_state
-from teams.models import Membership, Team
+from routing.state import simulate_now
+from teams.models import Team
 
 
 @dataclass(frozen=True)
 class Simulation:
-    evaluations: tuple[engine.RuleEvaluation, ...]
-    rule: engine.Rule | None
+    decision: engine.Decision
+    evaluations: tuple[engine.Step, ...]  # each rule looked at, in order, and why
+    rule: engine.Source | None  # the rule that would take it (None: the team owner)
     method_label: str
     next_up: tuple[str, ...]  # who would get it (one name; every name for a blast)
-    skipped: tuple[engine.Skip, ...]
+    skipped: tuple[engine.Skip, ...]  # members of that rule who could not take it, and why
     outcome: str  # a sentence for people
 
 
 def routing_simulate(
     *, team: Team, facts: engine.ContactFacts, now: datetime | None = None
 ) -> Simulation:
-    """Which rule would take this contact and who is next, and why. Reads only:
-    no rotation row is locked or advanced, no offer or log is written."""
+    """Which rule would take this contact and who is next, and why."""
     now = now or timezone.now()
-    state = team_routing_load(team=team, now=now)
-    selection = engine.select_rule(state.rules, facts, now, plan=team.plan)
-    rule = selection.rule
-    if rule is None:
-        owner = state.owner.display_name if state.owner else "nobody"
-        return Simulation(
-            selection.evaluations, None, "", (owner,), (), f"Falls back to the owner, {owner}."
-        )
-    if rule.is_default:
-        rule = engine.default_rule_pool(rule, [r for r in state.rules if not r.is_default])
-    if rule.method != engine.ASSIGN_DIRECTLY:
-        rule = with_rotation_state(rule, rotation_id=state.rotation_ids[rule.id])
-    label = engine.METHOD_LABELS.get(rule.method, rule.method)
-    if rule.method == engine.BLAST:
-        pick = engine.blast_recipients(rule, now)
-        names = tuple(c.name for c in pick.eligible)
-        outcome = (
-            f"Blast Alert to {', '.join(names)}." if names else "Nobody eligible: falls through."
-        )
-        return Simulation(selection.evaluations, rule, label, names, pick.skipped, outcome)
-    pick = engine.pick_next(rule, now)
-    if pick.chosen is None:
-        who = _member_name(state.members, rule.direct_assignee_id) or _owner_name(state)
-        outcome = f"Nobody in “{rule.name}” can take it: falls through (eventually {who})."
-        return Simulation(selection.evaluations, rule, label, (), pick.skipped, outcome)
-    verb = "would be offered to" if rule.method == engine.NEXT_UP else "would go to"
-    outcome = f"“{rule.name}” ({label}) {verb} {pick.chosen.name}."
+    state, live = simulate_now(team=team, now=now)
+    decision = engine.route(state.rules, facts, now, live)
+    rule = decision.source
+    last = decision.steps[-1] if decision.steps else None
+    skipped = last.skipped if last is not None and rule is not None else ()
+    label = rule.label if rule is not None else ""
+    if decision.action == engine.OFFER:
+        names = tuple(state.name(m) for m in decision.recipients)
+        verb = "Blast Alert to" if decision.offer_kind == engine.BLAST else "would be offered to"
+        outcome = f"“{rule.name}” ({label}) {verb} {', '.join(names)}."
+    elif decision.action == engine.HOLD:
+        names = ()
+        outcome = f"“{rule.name}” would hold it ({decision.reason})."
+    elif decision.action == engine.ASSIGN and rule is not None:
+        names = (state.name(decision.member_id),)
+        outcome = f"“{rule.name}” ({label}) would go to {names[0]}."
+    elif decision.action == engine.ASSIGN:
+        names = (state.name(decision.member_id),)
+        outcome = f"No rule can take it: falls back to the owner, {names[0]}."
+    else:
+        names = ()
+        outcome = f"Nobody can take it: {decision.reason}."
     return Simulation(
-        selection.evaluations, rule, label, (pick.chosen.name,), pick.skipped, outcome
+        decision=decision,
+        evaluations=decision.steps,
+        rule=rule,
+        method_label=label,
+        next_up=names,
+        skipped=skipped,
+        outcome=outcome,
     )
-
-
-def _member_name(members: dict[int, Membership], member_id: int | None) -> str:
-    member = members.get(member_id) if member_id else None
-    return member.display_name if member else ""
-
-
-def _owner_name(state) -> str:
-    return state.owner.display_name if state.owner else "nobody"

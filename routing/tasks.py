@@ -1,22 +1,21 @@
 """django-q2 entry points: take ids, call one service."""
 
-from routing import services
+from routing.offers import offer_expire
+from routing.route import team_drain
+from routing.sweeps import routing_logs_prune, routing_sweep
 
 
-def route_contact(contact_id: int) -> str:
-    return services.contact_route(contact_id=contact_id)
+def route_team(team_id: int) -> int:
+    return team_drain(team_id=team_id)
 
 
 def expire_offer(offer_id: int) -> bool:
-    return services.offer_expire(offer_id=offer_id)
+    return offer_expire(offer_id=offer_id)
 
 
 def sweep() -> dict[str, int]:
-    return {
-        "offers_expired": services.offers_sweep(),
-        "contacts_rerouted": services.routing_retry_sweep(),
-    }
+    return routing_sweep()
 
 
 def prune_logs() -> int:
-    return services.routing_logs_prune()
+    return routing_logs_prune()

@@ -23,7 +23,7 @@ urlpatterns = [
     ),
     path(
         "dashboard/leads/<int:contact_id>/remove/",
-        views_dashboard.lead_remove,
+        views_dashboard.lead_remove_view,
         name="lead_remove",
     ),
 ]

@@ -28,7 +28,7 @@ from routing.selectors_pages import (
     offers_open_for,
     page_number,
 )
-from routing.services import offer_claim
+from routing.offers import offer_claim
 from teams.models import Membership
 from teams.services import membership_set_availability
 

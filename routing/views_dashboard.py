@@ -1,8 +1,8 @@
-"""Lead routing dashboard (seed 004, permission "Manage Lead Distribution").
+"""Lead routing dashboard (permission "Manage Lead Distribution").
 
 Admins see which contacts were routed, through which rule (pool), to whom and
-when, and when they were last contacted; filter by rule and assignment; assign,
-reassign and remove leads.
+when, and when they were last contacted; which are held waiting for someone to
+become available; filter by rule and assignment; assign, reassign and remove leads.
 """
 
 from __future__ import annotations
@@ -17,19 +17,20 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from contacts.models import Contact
-from contacts.services import contact_remove
+from routing.manual import contact_assign_directly, lead_remove
 from routing.selectors_pages import (
     ASSIGNED,
+    HELD,
     UNASSIGNED,
     can_manage_leads,
     dashboard_contact,
     dashboard_contacts,
     dashboard_page,
+    held_count,
     page_number,
     team_members,
     team_rules,
 )
-from routing.services import contact_assign_directly
 from routing.views_agent import redirect_back
 from teams.models import Membership
 
@@ -48,6 +49,7 @@ class DashboardFilterForm(forms.Form):
             ("", "Everyone"),
             (ASSIGNED, "Assigned"),
             (UNASSIGNED, "Unassigned"),
+            (HELD, "Held: waiting for someone available"),
             ("Assigned to", [(str(m.pk), m.display_name) for m in members]),
         ]
 
@@ -62,6 +64,8 @@ class DashboardFilterForm(forms.Form):
 
 class AssignForm(forms.Form):
     membership = forms.ModelChoiceField(label="Agent", queryset=Membership.objects.none())
+    # The Agent the page showed: if someone changed it meanwhile, nothing is overwritten.
+    expected_agent = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, data, *, membership: Membership):
         super().__init__(data, label_suffix="")
@@ -102,6 +106,7 @@ def dashboard(request):
         "form": form,
         "members": members,
         "page": dashboard_page(leads, page_number(request.GET.get("page")), PER_PAGE),
+        "held": held_count(membership=membership),
     }
     template = "routing/dashboard/list.html"
     if request.htmx and not request.htmx.boosted:
@@ -136,7 +141,12 @@ def lead_assign(request, contact_id: int):
         return _row_answer(request, membership, contact, "Choose an agent.", messages.ERROR)
     agent = form.cleaned_data["membership"]
     try:
-        contact_assign_directly(actor=membership, contact=contact, membership=agent)
+        contact_assign_directly(
+            actor=membership,
+            contact=contact,
+            membership=agent,
+            expected_agent_id=form.cleaned_data["expected_agent"],
+        )
     except ValidationError as exc:
         return _row_answer(request, membership, contact, " ".join(exc.messages), messages.ERROR)
     contact = _lead_or_404(membership, contact_id)
@@ -146,11 +156,11 @@ def lead_assign(request, contact_id: int):
 
 @login_required
 @require_POST
-def lead_remove(request, contact_id: int):
+def lead_remove_view(request, contact_id: int):
     """Remove the lead: archived, any open offer cancelled, noted on its timeline."""
     membership = leads_member_or_403(request)
     contact = _lead_or_404(membership, contact_id)
-    contact_remove(actor=membership, contact=contact)
+    lead_remove(actor=membership, contact=contact)
     message = f"{contact.name} was removed from lead routing."
     if request.htmx:
         context = {"contact": contact, "notice": message}

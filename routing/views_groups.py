@@ -17,11 +17,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from contacts.models import Contact
-from contacts.views_pages import member_required
 from routing.forms_groups import ReassignmentGroupForm, group_tree
-from routing.models import ReassignmentAssignee, ReassignmentGroup
-from routing.reassignment import (
+from routing.groups import (
     groups_available_to,
     groups_editable_by,
     reassignment_group_create,
@@ -29,7 +26,9 @@ from routing.reassignment import (
     reassignment_group_set_assignees,
     reassignment_group_update,
 )
+from routing.models import ContactRouting, ReassignmentAssignee, ReassignmentGroup
 from teams import permissions as perms
+from teams.access import member_required
 from teams.models import AgentTag, Group, Membership
 from teams.selectors import group_descendant_ids
 from teams.templatetags.team_perms import member_can
@@ -69,7 +68,7 @@ def _visible(membership: Membership) -> QuerySet[ReassignmentGroup]:
 def _with_details(qs: QuerySet[ReassignmentGroup]) -> QuerySet[ReassignmentGroup]:
     """Assignees, Available To and how many contacts are reassigning: 3 queries in all."""
     busy = (
-        Contact.objects.filter(reassigning_to=OuterRef("pk"))
+        ContactRouting.objects.filter(reassigning_to=OuterRef("pk"))
         .order_by()
         .values("reassigning_to")
         .annotate(n=Count("pk"))
@@ -221,7 +220,7 @@ def group_update(request, pk: int):
 def group_confirm_delete(request, pk: int):
     _require_manage(request.membership)
     group = _group_or_404(request.membership, pk, editable=True)
-    busy = Contact.objects.filter(reassigning_to=group).count()
+    busy = ContactRouting.objects.filter(reassigning_to=group).count()
     return render(request, "routing/groups/delete.html", {"group": group, "busy": busy})
 
 

@@ -16,9 +16,6 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html
 
-from contacts.models import Contact
-from routing.models import RoutingRule
-from routing.services import default_rule_ensure
 from teams.models import (
     AgentTag,
     Group,
@@ -105,51 +102,27 @@ def count_of(queryset: QuerySet, field: str) -> Coalesce:
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = (
-        "name",
-        "slug",
-        "plan",
-        "time_zone",
-        "members",
-        "contacts",
-        "rules",
-        "created_at",
-    )
+    """Teams and their members; routing adds its counts (routing.admin)."""
+
+    list_display = ("name", "slug", "plan", "time_zone", "members", "created_at")
     list_filter = ("plan",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+    counted_fields = ("members",)
 
     def get_queryset(self, request):
         return (
             super()
             .get_queryset(request)
-            .annotate(
-                n_members=count_of(Membership.objects.all(), "team"),
-                n_contacts=count_of(Contact.objects.all(), "team"),
-                n_rules=count_of(RoutingRule.objects.all(), "team"),
-            )
+            .annotate(n_members=count_of(Membership.objects.all(), "team"))
         )
 
     def get_readonly_fields(self, request, obj=None):
-        return ("members", "contacts", "rules") if obj else ()
+        return self.counted_fields if obj else ()
 
     @admin.display(description="Members", ordering="n_members")
     def members(self, obj):
         return changelist_link(Membership, obj.n_members, team__id__exact=obj.pk)
-
-    @admin.display(description="Contacts", ordering="n_contacts")
-    def contacts(self, obj):
-        return changelist_link(Contact, obj.n_contacts, team__id__exact=obj.pk)
-
-    @admin.display(description="Routing rules", ordering="n_rules")
-    def rules(self, obj):
-        return changelist_link(RoutingRule, obj.n_rules, team__id__exact=obj.pk)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change:
-            # Routing falls back to the Default Rule from the team's first contact on.
-            default_rule_ensure(team=obj)
 
 
 class GroupForm(TeamScopedForm):

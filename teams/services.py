@@ -9,6 +9,7 @@ from django.utils.text import slugify
 from guardian.shortcuts import assign_perm, remove_perm
 
 from teams import permissions as perms
+from teams import signals
 from teams.models import (
     AgentTag,
     DistributionScope,
@@ -19,6 +20,7 @@ from teams.models import (
     Role,
     Team,
 )
+from teams.selectors import group_descendant_ids
 
 
 def require_perm(*, actor: Membership, perm: str) -> None:
@@ -40,9 +42,8 @@ def membership_sync_permissions(*, membership: Membership) -> None:
 
 @transaction.atomic
 def team_create(*, name: str, owner: User, plan: str = Plan.BASIC, time_zone: str = "UTC") -> Team:
-    """A team with its owner, the two standard profiles and its Default Rule."""
-    from routing.services import default_rule_ensure
-
+    """A team with its owner and the two standard profiles (routing adds its Default Rule
+    when it hears of the new team)."""
     base = slugify(name) or "team"
     slug, n = base, 1
     while Team.objects.filter(slug=slug).exists():
@@ -62,7 +63,6 @@ def team_create(*, name: str, owner: User, plan: str = Plan.BASIC, time_zone: st
     PermissionProfile.objects.create(team=team, name="Agent")
     owner_membership = Membership.objects.create(team=team, user=owner, role=Role.OWNER)
     membership_sync_permissions(membership=owner_membership)
-    default_rule_ensure(team=team)
     return team
 
 
@@ -371,11 +371,13 @@ def ownership_transfer(*, actor: Membership, to: Membership) -> Membership:
             distribution_scope=DistributionScope.COMPANY,
             **dict.fromkeys(perms.PROFILE_PERMISSIONS, True),
         )
-    # Demote first: one owner per team is a database constraint.
-    Membership.objects.filter(pk=current.pk).update(
-        role=Role.ADMIN, permission_profile=admin_profile
-    )
-    Membership.objects.filter(pk=to.pk).update(role=Role.OWNER)
+    # Demote first: one owner per team is a database constraint. Saved (not updated) so
+    # whoever listens to membership changes hears of both.
+    current = Membership.objects.get(pk=current.pk)
+    current.role, current.permission_profile = Role.ADMIN, admin_profile
+    current.save(update_fields=["role", "permission_profile"])
+    to.role = Role.OWNER
+    to.save(update_fields=["role"])
     for member in (actor, to):
         member.refresh_from_db()
         membership_sync_permissions(membership=member)
@@ -404,8 +406,6 @@ def group_add(*, actor: Membership, name: str, parent: Group | None = None) -> G
 @transaction.atomic
 def group_update(*, actor: Membership, group: Group, name: str, parent: Group | None) -> Group:
     """Rename and/or move a group; never under itself or one of its sub-groups."""
-    from teams.selectors import group_descendant_ids
-
     _require_manager(actor=actor, team_id=group.team_id, what="group")
     name = _clean_name(name)
     if parent is not None:
@@ -425,23 +425,17 @@ def group_update(*, actor: Membership, group: Group, name: str, parent: Group | 
 def group_delete(*, actor: Membership, group: Group) -> int:
     """Delete a group with its sub-groups; members stay, they only lose the groups.
 
-    Refused while a reassignment group is "Available To" any of them: dropping the
-    last such group would make it available to everyone. Returns the groups deleted.
+    Refused while something still points at any of them (a reassignment group
+    "Available To" one: dropping the last such group would make it available to
+    everyone). Returns the groups deleted.
     """
-    from routing.models import ReassignmentGroup
-    from teams.selectors import group_descendant_ids
-
     _require_manager(actor=actor, team_id=group.team_id, what="group")
     ids = group_descendant_ids(group_ids={group.pk}, team=group.team)
-    used_by = list(
-        ReassignmentGroup.objects.filter(available_to__in=ids)
-        .distinct()
-        .values_list("name", flat=True)
-    )
+    used_by = _answers(signals.groups_in_use, team=group.team, group_ids=ids)
     if used_by:
         raise ValidationError(
-            f"Reassignment groups are available to this group or its sub-groups: "
-            f"{', '.join(sorted(used_by))}. Change their “Available To” first."
+            f"In use by {', '.join(used_by)}, which point at this group or its "
+            "sub-groups. Change them first."
         )
     Group.objects.filter(pk__in=ids).delete()
     return len(ids)
@@ -470,17 +464,14 @@ def agent_tag_rename(*, actor: Membership, tag: AgentTag, name: str) -> AgentTag
     return tag
 
 
-def agent_tag_uses(*, tag: AgentTag) -> list[str]:
-    """Rules and reassignment groups that assign by this tag."""
-    from routing.models import ReassignmentAssignee, RuleAssignee
+def _answers(signal, **kwargs) -> list:
+    """Every receiver's list of answers to one of teams.signals' questions, in one list."""
+    return [item for _, found in signal.send(sender=Team, **kwargs) for item in found]
 
-    rules = RuleAssignee.objects.filter(agent_tag=tag).values_list("rule__name", flat=True)
-    groups = ReassignmentAssignee.objects.filter(agent_tag=tag).values_list(
-        "group__name", flat=True
-    )
-    return [f"rule {n}" for n in sorted(set(rules))] + [
-        f"reassignment group {n}" for n in sorted(set(groups))
-    ]
+
+def agent_tag_uses(*, tag: AgentTag) -> list[str]:
+    """What distributes by this tag (rules and reassignment groups)."""
+    return _answers(signals.agent_tag_in_use, tag=tag)
 
 
 @transaction.atomic
@@ -520,12 +511,10 @@ def permission_profile_delete(*, actor: Membership, profile: PermissionProfile) 
 def plan_unavailable_methods(*, team: Team) -> tuple[list, list]:
     """Rules (Default Rule included) and reassignment groups whose method the team's
     plan lacks: routing skips such rules, and such groups cannot be triggered."""
-    from routing.engine import PLAN_METHODS
-    from routing.models import ReassignmentGroup, RoutingRule
-
-    allowed = PLAN_METHODS.get(team.plan, frozenset())
-    rules = list(RoutingRule.objects.filter(team=team).exclude(method__in=allowed))
-    groups = list(ReassignmentGroup.objects.filter(team=team).exclude(method__in=allowed))
+    rules, groups = [], []
+    for _, found in signals.plan_lacks.send(sender=Team, team=team):
+        rules += found.get("rules", [])
+        groups += found.get("groups", [])
     return rules, groups
 
 

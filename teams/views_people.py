@@ -20,7 +20,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from routing.engine import BLAST, LEAST_OPEN, METHOD_LABELS, NEXT_UP, PLAN_METHODS, ROUND_ROBIN
 from teams import permissions as perms
 from teams import services
 from teams.forms import (
@@ -34,6 +33,7 @@ from teams.forms import (
     add_service_error,
 )
 from teams.models import AgentTag, Group, Membership, PermissionProfile, Plan, Role, Team
+from teams.plans import METHOD_LABELS, METHODS_IN_ORDER, PLAN_METHODS
 from teams.selectors import group_descendant_ids, member_list
 from teams.templatetags.team_perms import member_can
 
@@ -125,7 +125,6 @@ def _owned(model, membership: Membership, pk: int):
 
 
 def _plan_rows(team: Team) -> list[dict]:
-    order = [ROUND_ROBIN, LEAST_OPEN, NEXT_UP, BLAST]
     rows, before = [], frozenset()
     for plan in Plan:
         methods = PLAN_METHODS[plan.value]
@@ -133,8 +132,8 @@ def _plan_rows(team: Team) -> list[dict]:
             {
                 "plan": plan,
                 "current": plan.value == team.plan,
-                "methods": [METHOD_LABELS[m] for m in order if m in methods],
-                "adds": [METHOD_LABELS[m] for m in order if m in methods - before],
+                "methods": [METHOD_LABELS[m] for m in METHODS_IN_ORDER if m in methods],
+                "adds": [METHOD_LABELS[m] for m in METHODS_IN_ORDER if m in methods - before],
             }
         )
         before = methods

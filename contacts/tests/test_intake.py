@@ -224,7 +224,7 @@ def test_key_is_released_when_the_intake_fails(client, token, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("contacts.api.contacts.lead_intake", broken)
+    monkeypatch.setattr("api.contacts.lead_intake", broken)
     with pytest.raises(RuntimeError):
         post_lead(client, LEAD, token=token, key="order-1")
 

@@ -31,15 +31,18 @@ def agent_of(contact: Contact):
 
 
 def log_lines(contact: Contact) -> list[tuple[str, str, str]]:
-    return list(
-        RoutingLog.objects.filter(contact=contact).values_list("event", "rule_name", "reason")
-    )
+    """The contact's routing log as people read it: (event, rule or group, text) lines."""
+    return [
+        (line.code, line.source, line.text)
+        for entry in RoutingLog.objects.filter(contact=contact).order_by("created_at", "id")
+        for line in entry.lines
+    ]
 
 
 def assigned_contact(team, member, **fields) -> Contact:
     """A contact whose primary Agent is `member` (routing done)."""
     from contacts.tests.factories import ContactFactory
-    from routing.services import contact_assign_directly
+    from routing.manual import contact_assign_directly
 
     contact = ContactFactory(team=team, **fields)
     contact_assign_directly(actor=None, contact=contact, membership=member)
@@ -48,7 +51,7 @@ def assigned_contact(team, member, **fields) -> Contact:
 
 
 def reassignment_group(team, *members, method="round_robin", **fields):
-    from routing.reassignment import GroupAssignee, reassignment_group_create
+    from routing.groups import GroupAssignee, reassignment_group_create
 
     return reassignment_group_create(
         actor=None,

@@ -1,0 +1,51 @@
+"""The JSON API (django-ninja), mounted at /api/: OpenAPI docs at /api/docs."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from api import contacts, webhooks
+from api.errors import ApiError, error_response, ninja_errors, record_rejection
+
+api = NinjaAPI(
+    title="Switchboard API",
+    version="1",
+    description=(
+        "Lead intake and contact reads for one team. Authenticate with "
+        "`Authorization: Bearer <token>`; tokens are created on the team's API tokens page "
+        "or with `manage.py create_api_token`. Errors answer "
+        '`{"detail": …, "errors": [{"field": …, "message": …}]}`.'
+    ),
+    urls_namespace="api",
+    docs_url="/docs",
+)
+api.add_router("/v1/contacts", contacts.router)
+api.add_router("/v1/webhooks", webhooks.router)
+
+
+@api.exception_handler(ApiError)
+def _api_error(request, exc: ApiError):
+    record_rejection(request, exc)
+    return error_response(exc.status, exc.detail, exc.errors, exc.headers)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request, exc):
+    error = ApiError(401, "Missing, unknown or revoked API token.")
+    error.headers["WWW-Authenticate"] = "Bearer"
+    return _api_error(request, error)
+
+
+@api.exception_handler(NinjaValidationError)
+def _invalid(request, exc: NinjaValidationError):
+    return _api_error(
+        request, ApiError(400, "The request is not valid.", errors=ninja_errors(exc.errors))
+    )
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return _api_error(request, ApiError(404, "Not found.", record=False))

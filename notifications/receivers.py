@@ -1,0 +1,17 @@
+"""Notifications listen to routing's announcements and write their outbox rows in the
+routing transaction. Connected in NotificationsConfig.ready()."""
+
+from django.dispatch import receiver
+
+from notifications.services import assignments_notify, offers_notify
+from routing import signals as routing_signals
+
+
+@receiver(routing_signals.contacts_assigned, dispatch_uid="notifications_assigned")
+def contacts_assigned(sender, assignments, **kwargs):
+    assignments_notify(assignments=assignments)
+
+
+@receiver(routing_signals.offers_made, dispatch_uid="notifications_offers")
+def offers_made(sender, offers, **kwargs):
+    offers_notify(offers=offers)
