@@ -77,3 +77,16 @@ def run_data_migration(db):
         getattr(importlib.import_module(module), function)(apps, None)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _routing_caches_cleared():
+    """Routers keep team states and turn counts per process; SQLite reuses the ids of
+    rows a test rolled back, so every test starts with empty caches."""
+    from routing import rotations, state
+
+    state.cache_clear()
+    rotations.cache_clear()
+    yield
+    state.cache_clear()
+    rotations.cache_clear()

@@ -22,90 +22,33 @@ import http.client
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    PYTHON,
+    Processes,
+    bench_env,
+    database_urls,
+    django_setup,
+    drop_database,
+    free_port,
+    fresh_database,
+    migrate,
+    percentile,
+)
+
 BENCH_DB = "switchboard_bench_intake"
 REQUESTS = int(os.environ.get("BENCH_INTAKE_REQUESTS", "400"))
 THREADS = int(os.environ.get("BENCH_INTAKE_THREADS", "4"))
 TRICKLE = int(os.environ.get("BENCH_INTAKE_TRICKLE", "20"))
 # Sending stops after half of this; waiting for notifications after the rest.
 MAX_SECONDS = float(os.environ.get("BENCH_INTAKE_MAX_SECONDS", "120"))
-
-
-def database_urls() -> tuple[str, str]:
-    """(maintenance URL, bench database URL), from DATABASE_URL."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("bench/intake.py needs PostgreSQL: set DATABASE_URL=postgres://…")
-    parts = urlsplit(url)
-    return (
-        urlunsplit(parts._replace(path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
-    )
-
-
-def admin_sql(maintenance_url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
-class Processes:
-    """Children in their own process groups, each stopped with the signal it shuts down on."""
-
-    def __init__(self, env: dict, log_dir: Path):
-        self.env, self.log_dir, self.running = env, log_dir, []
-
-    def start(self, name: str, args: list[str], stop_signal: int) -> None:
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 (closed in stop_all)
-        proc = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.running.append((name, proc, stop_signal, log))
-
-    def stop_all(self) -> None:
-        for _, proc, sig, _ in self.running:
-            if proc.poll() is None:
-                os.killpg(proc.pid, sig)
-        deadline = time.monotonic() + 15
-        for _, proc, _, log in self.running:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            log.close()
-        self.running.clear()
-
-    def tail(self, name: str, lines: int = 30) -> str:
-        path = self.log_dir / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def wait_until_serving(port: int, procs: Processes) -> None:
@@ -122,24 +65,13 @@ def wait_until_serving(port: int, procs: Processes) -> None:
     sys.exit(f"gunicorn did not start:\n{procs.tail('gunicorn')}")
 
 
-def seed(bench_url: str) -> str:
-    """A team with 8 online agents behind one Round Robin rule; returns an API token."""
-    os.environ["DATABASE_URL"] = bench_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from routing.tests.helpers import rule
-    from teams.tests.factories import UserFactory, make_member, make_team
+def seed(env: dict) -> str:
+    """A team with 8 agents behind one Round Robin rule; returns an API token."""
+    django_setup(env)
+    from bench.builders import bench_team
     from teams.tokens import api_token_create
 
-    team = make_team(name="Bench Realty", owner=UserFactory(username="bench-owner"))
-    agents = [
-        make_member(team, user=UserFactory(username=f"bench-agent-{i}"), is_online=True)
-        for i in range(8)
-    ]
-    rule(team, "Website", *agents, sources=["Website"])
+    team, _ = bench_team("bench-realty")
     _, token = api_token_create(actor=None, team=team, name="bench")
     return token
 
@@ -160,7 +92,7 @@ def fire(
                 "first_name": "Bench",
                 "last_name": f"Lead {i}",
                 "email": f"lead{i}@bench.example",
-                "source": "Website",
+                "source": "Zillow",
                 "city": "Austin",
             }
         )
@@ -214,9 +146,19 @@ def wait_for_notifications(sent_at: dict[int, float]) -> dict[int, float]:
         time.sleep(0.05)
     pending = set(sent_at) - set(written)
     if pending:
-        stuck = Contact.objects.filter(pk__in=pending).values_list("routing_status", flat=True)
+        stuck = Contact.objects.filter(pk__in=pending).values_list("routing__status", flat=True)
         print(f"  {len(pending)} contacts without a notification row: {sorted(set(stuck))}")
     return written
+
+
+def assigned_delays(sent_at: dict[int, float]) -> list[float]:
+    """Intake (the request leaving the client) → the contact's assignment, in ms."""
+    from routing.models import ContactRouting
+
+    rows = ContactRouting.objects.filter(
+        pk__in=list(sent_at), assigned_at__isnull=False
+    ).values_list("pk", "assigned_at")
+    return [(at.timestamp() - sent_at[pk]) * 1000 for pk, at in rows]
 
 
 def wait_for_empty_queue() -> None:
@@ -237,32 +179,22 @@ def report_notifications(label: str, sent_at: dict[int, float], procs: Processes
     print(f"  p50:                 {percentile(delays, 50):8.1f} ms")
     print(f"  p99:                 {percentile(delays, 99):8.1f} ms")
     print(f"  max:                 {max(delays):8.1f} ms")
+    assigned = assigned_delays(sent_at)
+    print(f"intake → assigned, {label}:")
+    print(f"  p50:                 {percentile(assigned, 50):8.1f} ms")
+    print(f"  p99:                 {percentile(assigned, 99):8.1f} ms")
 
 
 def main() -> None:
-    maintenance_url, bench_url = database_urls()
-    admin_sql(maintenance_url, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    admin_sql(maintenance_url, f'CREATE DATABASE "{BENCH_DB}"')
-    env = {
-        **os.environ,
-        "DATABASE_URL": bench_url,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-        "Q_SYNC": "0",
-        # One client address and one token send everything: no limits while measuring.
-        "INTAKE_RATE_LIMIT_PER_IP": "0",
-        "INTAKE_RATE_LIMIT_PER_TOKEN": "0",
-    }
+    maintenance_url, bench_url = database_urls(BENCH_DB)
+    fresh_database(maintenance_url, BENCH_DB)
+    # One client address and one token send everything: no limits while measuring.
+    env = bench_env(bench_url, INTAKE_RATE_LIMIT_PER_IP="0", INTAKE_RATE_LIMIT_PER_TOKEN="0")
     log_dir = Path(tempfile.mkdtemp(prefix="bench-intake-"))
     procs = Processes(env, log_dir)
     try:
-        subprocess.run(
-            [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
-        )
-        token = seed(bench_url)
+        migrate(env)
+        token = seed(env)
         port = free_port()
         procs.start(
             "gunicorn",
@@ -309,10 +241,7 @@ def main() -> None:
         report_notifications(f"one lead every 0.25 s ({len(sent_at)} leads)", sent_at, procs)
     finally:
         procs.stop_all()
-        from django.db import connections
-
-        connections.close_all()
-        admin_sql(maintenance_url, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        drop_database(maintenance_url, BENCH_DB)
 
 
 if __name__ == "__main__":

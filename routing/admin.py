@@ -405,6 +405,12 @@ class LeadAdmin(ContactAdmin):
             except Exception as exc:  # reported to staff below, with its text
                 failures.append(f"{contact}: {type(exc).__name__}: {exc}")
             else:
+                if outcome == RoutingStatus.FAILED:  # routing records its failure, with why
+                    error = ContactRouting.objects.filter(contact=contact).values_list(
+                        "error", flat=True
+                    )
+                    failures.append(f"{contact}: {error.first() or 'failed'}")
+                    continue
                 outcomes[dict(RoutingStatus.choices).get(outcome, outcome)] += 1
         if outcomes:
             summary = ", ".join(f"{n} {label.lower()}" for label, n in outcomes.items())

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from django import forms
 
 from routing import engine
-from routing.models import Method, ReassignmentGroup
 from routing.groups import GroupAssignee
+from routing.models import Method, ReassignmentGroup
 from teams.models import AgentTag, Group, Membership, Team
 
 MAX_WEIGHT = 100

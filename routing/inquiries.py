@@ -7,15 +7,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Contact, ContactRole, RoleKind
-from routing.models import LogEvent, RoutingLog, RoutingStatus
-from routing.queue import routing_lock, team_wake
+from routing.models import ContactRouting, LogEvent, RoutingLog, RoutingStatus
+from routing.queue import routing_lock, rows_requeue
 
 
 @transaction.atomic
 def inquiry_route(*, contact: Contact, source: str, matched_by: str) -> bool:
     """Log the inquiry; route the contact again if its Agent is gone. True if it is."""
     now = timezone.now()
-    row = routing_lock(contact_id=contact.pk)
+    # Only an assigned contact can be routed again: its row is locked for that. A row
+    # still waiting (or offered, held) is only logged, unlocked: a router claiming it
+    # right now skips locked rows, and would leave it waiting.
+    row = ContactRouting.objects.filter(contact_id=contact.pk).first()
+    if row is None or row.status == RoutingStatus.ASSIGNED:
+        row = routing_lock(contact_id=contact.pk)
     agent = (
         ContactRole.objects.filter(contact=contact, kind=RoleKind.AGENT)
         .select_related("membership__user")
@@ -27,13 +32,8 @@ def inquiry_route(*, contact: Contact, source: str, matched_by: str) -> bool:
         why = f"{member.display_name} is deactivated" if member else "its Agent left the team"
         reason = f"{heard}: {why}, so it is routed again like a new lead."
         event = LogEvent.ROUTED_AGAIN
-        row.status = RoutingStatus.RECEIVED
-        row.queued_at = row.next_attempt_at = row.updated_at = now
-        row.started_at = None
-        row.attempts, row.error = 0, ""
-        row.tried_rules, row.lapsed_members = [], []
+        rows_requeue(rows=[row], now=now)
         row.save()
-        team_wake(team_id=row.team_id)
     else:
         stays = (
             f"stays with {member.display_name}"

@@ -17,9 +17,9 @@ from django.utils import timezone
 from contacts.models import Contact
 from contacts.services import contact_archive, timeline_add
 from routing import engine
-from routing.models import ContactRouting, RoutingStatus
+from routing.models import ContactRouting
 from routing.offers import offers_cancel
-from routing.queue import agents_of, routing_lock, team_wake
+from routing.queue import agents_of, routing_lock, rows_requeue, team_wake_holds
 from routing.reassignment import reassign_refusal
 from routing.route import contact_route
 from routing.state import team_state, team_version
@@ -105,14 +105,7 @@ def contact_reroute(*, actor: Membership | None, contact: Contact) -> str:
                 reassign_refusal(row=row, state=state, current=None, expected=None)
             )
         offers_cancel(contact_id=contact.pk, now=now)
-        row.status = RoutingStatus.RECEIVED
-        row.attempts = 0
-        row.error = ""
-        row.next_attempt_at = row.queued_at = now
-        row.started_at = None
-        row.tried_rules, row.lapsed_members = [], []
-        row.held_since = row.hold_until = None
-        row.updated_at = now
+        rows_requeue(rows=[row], now=now)
         row.save()
     return contact_route(contact_id=contact.pk, now=now)
 
@@ -151,5 +144,5 @@ def routing_stop(*, contact_id: int, now: datetime) -> int:
         row.reassign_started_at = None
         row.updated_at = now
         row.save(update_fields=["reassigning_to", "reassign_started_at", "updated_at"])
-    team_wake(team_id=row.team_id)
+    team_wake_holds(team_id=row.team_id)
     return cancelled

@@ -434,7 +434,7 @@ class ContactRouting(models.Model):
 
 
 class TeamRouting(models.Model):
-    """Per team: the routing version and whether a router has been woken.
+    """Per team: the routing version, whether a router has been woken, and holds.
 
     `version` goes up with every change to rules, assignees, members or their
     availability; a worker reuses the rules and members it loaded while the version

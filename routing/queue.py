@@ -5,12 +5,13 @@ after commit the team's router is woken. Waking sets the team's `wake_pending` f
 and queues one route task only when the flag was clear, so a burst of two thousand
 leads queues a handful of tasks, each of which routes everything waiting. A task
 clears the flag before it claims rows, so a lead committed after that wakes a new
-task: no wake-up is lost. A flag left set by a task that never ran is taken as clear
-after WAKE_STALE, and the sweeper routes anything left waiting.
+task: no wake-up is lost, whatever the order. A flag left set by a task that never
+ran counts as clear after WAKE_STALE, and the sweeper routes anything left waiting.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -43,22 +44,18 @@ def contacts_enqueue(*, contacts: list[Contact], now: datetime | None = None) ->
         team_wake(team_id=team_id)
 
 
-def team_wake(*, team_id: int, held_only: bool = False) -> None:
-    """After the current transaction commits, make sure a router looks at the team.
-
-    `held_only`: only if the team may have held contacts (someone became available).
-    """
-    transaction.on_commit(partial(team_wake_now, team_id=team_id, held_only=held_only))
+def team_wake(*, team_id: int) -> None:
+    """After the current transaction commits, make sure a router looks at the team."""
+    transaction.on_commit(partial(team_wake_now, team_id=team_id))
 
 
-def team_wake_now(*, team_id: int, held_only: bool = False) -> bool:
+def team_wake_now(*, team_id: int) -> bool:
     """Queue a route task for the team unless one is queued already. True if queued."""
     now = timezone.now()
-    teams = TeamRouting.objects.filter(team_id=team_id)
-    if held_only:
-        teams = teams.filter(has_held=True)
-    flipped = teams.filter(Q(wake_pending=False) | Q(woken_at__lt=now - WAKE_STALE)).update(
-        wake_pending=True, woken_at=now
+    flipped = (
+        TeamRouting.objects.filter(team_id=team_id)
+        .filter(Q(wake_pending=False) | Q(woken_at__lt=now - WAKE_STALE))
+        .update(wake_pending=True, woken_at=now)
     )
     if flipped:
         async_task("routing.tasks.route_team", team_id, task_name=f"route-team-{team_id}")
@@ -66,7 +63,8 @@ def team_wake_now(*, team_id: int, held_only: bool = False) -> bool:
 
 
 def wake_clear(*, team_id: int) -> bool:
-    """A router starts: later leads must wake another. Returns whether holds may exist."""
+    """A router starts: a lead committed from now on wakes another. Returns whether the
+    team may have held contacts (one statement: the flag and the answer together)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {TeamRouting._meta.db_table} SET wake_pending = %s "
@@ -77,7 +75,34 @@ def wake_clear(*, team_id: int) -> bool:
     return bool(row and row[0])
 
 
+def team_wake_holds(*, team_id: int) -> None:
+    """Someone may have become available: after commit, a router looks at the team's
+    held contacts (if it may have any)."""
+    transaction.on_commit(partial(team_wake_holds_now, team_id=team_id))
+
+
+def team_wake_holds_now(*, team_id: int) -> bool:
+    if not TeamRouting.objects.filter(team_id=team_id, has_held=True).exists():
+        return False
+    async_task("routing.tasks.route_team", team_id, True, task_name=f"route-holds-{team_id}")
+    return True
+
+
+def rows_requeue(*, rows: Iterable[ContactRouting], now: datetime) -> None:
+    """Put rows back in the queue for a new routing pass (saved by the caller), woken
+    after commit."""
+    for row in rows:
+        row.status = RoutingStatus.RECEIVED
+        row.attempts, row.error = 0, ""
+        row.queued_at = row.next_attempt_at = row.updated_at = now
+        row.started_at = None
+        row.tried_rules, row.lapsed_members = [], []
+        row.held_since = row.hold_until = None
+        team_wake(team_id=row.team_id)
+
+
 def _with_version(qs):
+    """Rows with their team's routing version."""
     version = TeamRouting.objects.filter(team_id=OuterRef("team_id")).values("version")[:1]
     return qs.select_related("contact", "team").annotate(version=Subquery(version))
 

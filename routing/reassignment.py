@@ -16,8 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from contacts.models import Contact
-from contacts.services import timeline_add
+from contacts.models import Contact, TimelineEvent
 from routing import engine
 from routing.groups import groups_available_to
 from routing.models import ContactRouting, ReassignmentGroup, RoutingStatus
@@ -92,11 +91,13 @@ def reassignment_start(
         row.reassign_started_at = now
         row.reassign_started_by = actor
         row.lapsed_members = []
-        timeline_add(
+        # At `now`, like the outcome the writer records next: the timeline keeps their order.
+        TimelineEvent.objects.create(
             contact=row.contact,
             kind="reassign_started",
             actor=actor,
             message=f"{actor.display_name} sent the contact to reassignment group “{group.name}”.",
+            created_at=now,
         )
         decision = group_distribute(
             state=state, row=row, group=group_source(state=state, group=group), now=now

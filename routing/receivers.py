@@ -26,7 +26,7 @@ from routing.models import (
     RuleAssignee,
 )
 from routing.offers import offer_claim_by_activity
-from routing.queue import contacts_enqueue, team_wake
+from routing.queue import contacts_enqueue, team_wake_holds
 from routing.rules import default_rule_ensure
 from routing.state import routing_version_bump, team_routing_ensure
 from teams import signals as team_signals
@@ -71,7 +71,7 @@ def contact_changed(sender, contact, changed, old, **kwargs):
     if contact.status == ContactStatus.ARCHIVED:
         routing_stop(contact_id=contact.pk, now=timezone.now())
     elif (old["status"] in OPEN_STATUSES) != (contact.status in OPEN_STATUSES):
-        team_wake(team_id=contact.team_id, held_only=True)
+        team_wake_holds(team_id=contact.team_id)
 
 
 def _offered_contact_ids(membership: Membership):
@@ -106,7 +106,7 @@ def member_changed(sender, instance: Membership, raw: bool = False, **kwargs):
     if raw:
         return
     routing_version_bump(team_id=instance.team_id)
-    team_wake(team_id=instance.team_id, held_only=True)
+    team_wake_holds(team_id=instance.team_id)
 
 
 @receiver(m2m_changed, sender=Membership.tags.through, dispatch_uid="routing_member_tags")

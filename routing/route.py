@@ -1,12 +1,13 @@
 """Routing contacts in batches: claim, decide in memory, write once.
 
 A router claims up to ROUTING_BATCH_SIZE waiting contacts of one team (FOR UPDATE SKIP
-LOCKED, oldest first), locks the rotations of every rule they could reach (id order),
-decides each contact in turn against the same live counts, so the rotation advances
-exactly as if they were routed one by one, and hands the decisions to the writer:
-one statement per table for the whole batch. A trickle of single leads takes the same
-path with batches of one. Held contacts are looked at first, oldest first, whenever
-the team may have some.
+LOCKED, oldest first), reads the turn counts of every rule they could reach, decides
+each contact in turn against the same live counts, so the rotation advances exactly
+as if they were routed one by one, writes the counts back only if no other router
+took a turn meanwhile (else decides again under locks, routing.rotations), and hands
+the decisions to the writer: one statement per table for the whole batch. A trickle
+of single leads takes the same path with batches of one. Held contacts are looked at
+first, oldest first, whenever the team may have some.
 
 A batch that fails is rolled back whole (no turn taken, nothing logged) and its
 contacts are routed one by one, so one contact that cannot be routed is marked
@@ -23,12 +24,19 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
-from contacts.models import ContactStatus
+from contacts.models import Contact, ContactStatus
 from routing import engine
 from routing.models import ContactRouting, LogEvent, RoutingLog, RoutingStatus, TeamRouting
-from routing.queue import agents_of, claim, routing_lock, team_wake_now, wake_clear
-from routing.rotations import rotations_lock, rotations_save, rotations_sources
+from routing.queue import agents_of, claim, routing_lock, wake_clear
+from routing.rotations import (
+    rotations_lock,
+    rotations_read,
+    rotations_save,
+    rotations_sources,
+    rotations_used,
+)
 from routing.state import (
     TeamState,
     contact_facts,
@@ -67,8 +75,10 @@ def rows_decide(
     rows: list[ContactRouting],
     now: datetime,
     resumes: dict[int, Resume] | None = None,
+    lock: bool = False,
 ) -> tuple[list[Apply], engine.Live, dict]:
-    """Decide every row in order, under the locks of every rotation they could reach.
+    """Decide every row in order against the turn counts of every rotation they could
+    reach, as last seen (`lock`: locked and read afresh).
 
     `resumes`: contact id → the rule it continues in (default: a held row's rule).
     """
@@ -87,7 +97,8 @@ def rows_decide(
             resume=plan.rule_id if plan else None,
         )
     live = engine.Live()
-    locked = rotations_lock(live, rotations_sources(reach))
+    read = rotations_lock if lock else rotations_read
+    seen = read(live, rotations_sources(reach))
     live_load(live, needs_load(state, reach))
     previous = agents_of(rows)
     items = []
@@ -114,7 +125,7 @@ def rows_decide(
         if unchanged_hold:
             continue  # still waiting where it was: nothing new to write or log
         items.append(Apply(row, decision, previous_id=previous.get(row.contact_id)))
-    return items, live, locked
+    return items, live, seen
 
 
 def rows_route(
@@ -130,11 +141,19 @@ def rows_route(
     """
     team = rows[0].team
     state = team_state(team=team, version=rows[0].version)
-    items, live, locked = rows_decide(state=state, rows=rows, now=now, resumes=resumes)
+    items, live, seen = rows_decide(state=state, rows=rows, now=now, resumes=resumes)
+    decisions = [i.decision for i in items]
+    # Optimistic when one rotation takes turns (a single conditional UPDATE either writes
+    # or not); decided again under locks when another router got there first, or when
+    # several rotations would have to be written together.
+    if len(rotations_used(decisions)) > 1 or not rotations_save(seen, live, decisions):
+        items, live, seen = rows_decide(state=state, rows=rows, now=now, resumes=resumes, lock=True)
+        decisions = [i.decision for i in items]
+        if not rotations_save(seen, live, decisions):
+            raise RuntimeError("a locked rotation changed under its lock")
     for item in items:
         item.events = (events or {}).get(item.routing.contact_id, [])
     decisions_apply(state=state, items=items, now=now)
-    rotations_save(locked, live, [i.decision for i in items])
     return items
 
 
@@ -146,9 +165,8 @@ def team_route(
     held: bool = False,
     contact_ids: list[int] | None = None,
 ) -> int:
-    """Route one batch of the team's waiting (or, with `held`, held) contacts.
-
-    Returns how many rows it claimed. A failed batch is retried contact by contact.
+    """Route one batch of the team's waiting contacts (with `held`: its held ones, oldest
+    first). Returns how many rows it claimed. A failed batch is retried contact by contact.
     """
     now = now or timezone.now()
     limit = limit or (HELD_BATCH if held else settings.ROUTING_BATCH_SIZE)
@@ -231,22 +249,22 @@ def routing_failed(*, contact_id: int, error: Exception, now: datetime) -> None:
         )
 
 
-def team_drain(*, team_id: int, budget_seconds: float | None = None) -> int:
-    """The route task: holds first (when there may be some), then waiting contacts, batch
-    after batch until none is left or the time budget is spent (then a successor is queued)."""
+def team_drain(*, team_id: int, held: bool = False, budget_seconds: float | None = None) -> int:
+    """The route task: held contacts first when the team may have some (so whoever became
+    available takes the one that waited longest), then waiting contacts, batch after
+    batch until a batch comes back short or the time budget is spent (then a successor
+    is queued). `held`: it was woken for the holds alone (someone became available)."""
     budget = settings.ROUTING_TASK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     started = time.monotonic()
-    has_held = wake_clear(team_id=team_id)
-    routed = 0
-    if has_held:
-        routed += team_route(team_id=team_id, held=True)
+    may_hold = wake_clear(team_id=team_id)
+    routed = team_route(team_id=team_id, held=True) if (held or may_hold) else 0
     while True:
         claimed = team_route(team_id=team_id)
         routed += claimed
         if claimed < settings.ROUTING_BATCH_SIZE:
             return routed
         if time.monotonic() - started > budget:
-            team_wake_now(team_id=team_id)
+            async_task("routing.tasks.route_team", team_id, task_name=f"route-team-{team_id}")
             return routed
 
 
@@ -257,7 +275,10 @@ def contact_route(*, contact_id: int, now: datetime | None = None) -> str:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        row = routing_lock(contact_id=contact_id)
+        try:
+            row = routing_lock(contact_id=contact_id)
+        except Contact.DoesNotExist:
+            return "gone"  # deleted meanwhile: nothing to route
     if row.status not in (RoutingStatus.RECEIVED, RoutingStatus.FAILED):
         return row.status
     if row.contact.status == ContactStatus.ARCHIVED:

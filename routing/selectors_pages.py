@@ -26,7 +26,14 @@ from django.db.models import (
 )
 
 from contacts.models import OPEN_STATUSES, Contact, ContactRole, ContactStatus, RoleKind
-from routing.models import ContactRouting, Offer, OfferStatus, RoutingLog, RoutingRule, RoutingStatus
+from routing.models import (
+    ContactRouting,
+    Offer,
+    OfferStatus,
+    RoutingLog,
+    RoutingRule,
+    RoutingStatus,
+)
 from routing.selectors import routing_logs_for
 from teams.models import Membership
 from teams.templatetags.team_perms import member_can

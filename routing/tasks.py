@@ -5,8 +5,8 @@ from routing.route import team_drain
 from routing.sweeps import routing_logs_prune, routing_sweep
 
 
-def route_team(team_id: int) -> int:
-    return team_drain(team_id=team_id)
+def route_team(team_id: int, held: bool = False) -> int:
+    return team_drain(team_id=team_id, held=held)
 
 
 def expire_offer(offer_id: int) -> bool:

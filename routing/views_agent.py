@@ -21,6 +21,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from routing.offers import offer_claim
 from routing.selectors_pages import (
     iso_utc,
     my_contacts_for,
@@ -28,7 +29,6 @@ from routing.selectors_pages import (
     offers_open_for,
     page_number,
 )
-from routing.offers import offer_claim
 from teams.models import Membership
 from teams.services import membership_set_availability
 

@@ -179,7 +179,11 @@ def decisions_apply(*, state: TeamState, items: list[Apply], now: datetime) -> N
             ]
         )
         Schedule.objects.bulk_create([_schedule_expiry(offer) for offer, _ in offers])
-    ContactRouting.objects.bulk_update(rows, ROUTING_FIELDS)
+    # An upsert of rows that all exist: one statement of plain values (bulk_update would
+    # build a CASE per field per row, which costs more than the routing itself).
+    ContactRouting.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["contact"], update_fields=ROUTING_FIELDS
+    )
     RoutingLog.objects.bulk_create(logs)
     TimelineEvent.objects.bulk_create(timeline)
     if holding:

@@ -6,12 +6,18 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connections, transaction
 from django.utils import timezone
 
-from contacts.models import Contact, ContactRole, RoutingStatus
-from routing import services
-from routing.models import Offer, OfferStatus, RotationSlot
+from contacts.models import Contact, ContactRole
+from routing.groups import GroupAssignee, reassignment_group_create
+from routing.manual import contact_assign_directly
+from routing.models import ContactRouting, Offer, OfferStatus, Rotation, RoutingStatus
+from routing.offers import offer_claim, offer_expire
+from routing.reassignment import reassignment_start
+from routing.route import contact_route, team_route
+from routing.state import cache_clear
 from routing.tests.helpers import rule
 from teams.tests.factories import UserFactory, make_member, make_team
 
@@ -22,18 +28,27 @@ class InjectedRollback(Exception):
     pass
 
 
-def _route_many(contact_ids: list[int], rollback_every: int) -> None:
-    """Child process: route each contact; every Nth is rolled back after routing."""
+def _router(team_id: int, batch: int, rollback_every: int, done) -> None:
+    """Child process: route the team's queue in batches until it is empty; every Nth
+    batch is rolled back after it was decided and written."""
     connections.close_all()  # never reuse the parent's socket
-    for i, contact_id in enumerate(contact_ids):
-        try:
-            with transaction.atomic():
-                services.contact_route(contact_id=contact_id)
-                if rollback_every and i % rollback_every == 0:
-                    raise InjectedRollback
-        except InjectedRollback:
-            pass
-    connections.close_all()
+    cache_clear()
+    batches = 0
+    try:
+        while True:
+            try:
+                with transaction.atomic():
+                    claimed = team_route(team_id=team_id, limit=batch)
+                    batches += 1
+                    if claimed and rollback_every and batches % rollback_every == 0:
+                        raise InjectedRollback
+            except InjectedRollback:
+                continue
+            if not claimed:
+                break
+    finally:
+        connections.close_all()
+    done.put(batches)
 
 
 def _run_in_threads(fn, args_list):
@@ -58,52 +73,87 @@ def _run_in_threads(fn, args_list):
     return results
 
 
-def _unrouted_contacts(team, n):
-    # bulk_create sends no signal: these wait for the workers below.
-    return [
-        c.pk
-        for c in Contact.objects.bulk_create(
-            [Contact(team=team, first_name=f"L{i}") for i in range(n)]
-        )
-    ]
+def _queued_contacts(team, n, **fields) -> list[int]:
+    """Contacts waiting in the routing queue, with no router woken for them yet."""
+    contacts = Contact.objects.bulk_create(
+        [Contact(team=team, first_name=f"L{i}", **fields) for i in range(n)]
+    )
+    ContactRouting.objects.bulk_create([ContactRouting(contact=c, team=team) for c in contacts])
+    return [c.pk for c in contacts]
 
 
-def test_round_robin_fair_with_four_processes_and_rollbacks():
+def _spread(counter: Counter) -> int:
+    return max(counter.values()) - min(counter.values())
+
+
+@pytest.mark.parametrize("batch", [1, 20])
+def test_round_robin_fair_with_four_processes_and_rollbacks(batch):
     team = make_team(owner=UserFactory())
     agents = [make_member(team) for _ in range(4)]
     r = rule(team, "All", *agents)
-    ids = _unrouted_contacts(team, 120)
-    chunks = [ids[i::4] for i in range(4)]
+    ids = _queued_contacts(team, 120)
     connections.close_all()
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_route_many, args=(chunk, 4)) for chunk in chunks]
+    done = ctx.Queue()
+    procs = [ctx.Process(target=_router, args=(team.pk, batch, 3, done)) for _ in range(4)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
-        assert p.exitcode == 0
-    rolled_back = Contact.objects.filter(pk__in=ids, routing_status=RoutingStatus.RECEIVED)
-    assert rolled_back.count() == sum(len(range(0, len(c), 4)) for c in chunks)
-    for contact_id in rolled_back.values_list("pk", flat=True):
-        services.contact_route(contact_id=contact_id)
+        assert p.exitcode == 0, "a router failed or deadlocked"
+    assert sum(done.get(timeout=5) for _ in procs) > 0
+    # Batches rolled back after the others stopped looking are still waiting: route them.
+    while team_route(team_id=team.pk):
+        pass
+    assert not ContactRouting.objects.filter(pk__in=ids).exclude(
+        status=RoutingStatus.ASSIGNED
+    ).exists()
     held = Counter(ContactRole.objects.filter(kind="agent").values_list("membership_id", flat=True))
-    assert sum(held.values()) == 120
-    assert max(held.values()) - min(held.values()) <= 1
-    slots = dict(
-        RotationSlot.objects.filter(rotation=r.rotation).values_list("membership_id", "count")
+    assert sum(held.values()) == 120  # no contact assigned twice (one Agent each), none lost
+    assert ContactRole.objects.filter(kind="agent").values("contact_id").distinct().count() == 120
+    assert _spread(held) <= 1
+    r.rotation.refresh_from_db()
+    assert r.rotation.member_counts() == dict(held)  # rolled-back turns were given back
+
+
+def test_two_rules_sharing_the_default_rule_route_without_deadlock():
+    """Routers of different rules lock the rotations they might use in one order."""
+    team = make_team(owner=UserFactory())
+    a = [make_member(team) for _ in range(3)]
+    b = [make_member(team) for _ in range(3)]
+    rule(team, "A", *a, sources=["A"])
+    rule(team, "B", *b, sources=["B"])
+    ids = _queued_contacts(team, 60, source="A") + _queued_contacts(team, 60, source="B")
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    done = ctx.Queue()
+    procs = [ctx.Process(target=_router, args=(team.pk, 7, 4, done)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0, "a router failed or deadlocked"
+    while team_route(team_id=team.pk):
+        pass
+    held = Counter(
+        ContactRole.objects.filter(kind="agent", contact_id__in=ids).values_list(
+            "membership_id", flat=True
+        )
     )
-    assert slots == dict(held)  # rolled-back turns were given back, none lost
+    assert sum(held.values()) == 120
+    assert _spread(Counter({m: held[m] for m in (x.pk for x in a)})) <= 1
+    assert _spread(Counter({m: held[m] for m in (x.pk for x in b)})) <= 1
 
 
 def test_blast_fifty_way_claim_race_has_one_winner():
-    team = make_team(owner=UserFactory())
+    team = make_team(owner=UserFactory(), plan="premier")
     agents = [make_member(team) for _ in range(50)]
     rule(team, "Blast", *agents, method="blast")
-    contact_id = _unrouted_contacts(team, 1)[0]
-    services.contact_route(contact_id=contact_id)
+    contact_id = _queued_contacts(team, 1)[0]
+    contact_route(contact_id=contact_id)
     offer = Offer.objects.get(contact_id=contact_id)
     results = _run_in_threads(
-        lambda m: services.offer_claim(offer_id=offer.pk, membership=m), [(a,) for a in agents]
+        lambda m: offer_claim(offer_id=offer.pk, membership=m), [(a,) for a in agents]
     )
     winners = [r for r in results if r.claimed]
     assert len(winners) == 1
@@ -113,21 +163,21 @@ def test_blast_fifty_way_claim_race_has_one_winner():
 
 
 def test_claim_and_expiry_race_has_exactly_one_winner():
-    team = make_team(owner=UserFactory())
+    team = make_team(owner=UserFactory(), plan="pro")
     agents = [make_member(team) for _ in range(3)]
     rule(team, "Next up", *agents, method="next_up", claim_window_minutes=1)
     outcomes = Counter()
-    for contact_id in _unrouted_contacts(team, 12):
-        services.contact_route(contact_id=contact_id)
+    for contact_id in _queued_contacts(team, 12):
+        contact_route(contact_id=contact_id)
         offer = Offer.objects.get(contact_id=contact_id, status=OfferStatus.OPEN)
         member = offer.recipients.get()
         claim, expire = _run_in_threads(
             lambda kind, o=offer, m=member: (
-                services.offer_claim(
+                offer_claim(
                     offer_id=o.pk, membership=m, now=o.deadline - timedelta(milliseconds=1)
                 )
                 if kind == "claim"
-                else services.offer_expire(offer_id=o.pk, now=o.deadline)
+                else offer_expire(offer_id=o.pk, now=o.deadline)
             ),
             [("claim",), ("expire",)],
         )
@@ -147,21 +197,25 @@ def test_claim_and_expiry_race_has_exactly_one_winner():
 def test_concurrent_routing_of_one_contact_assigns_once():
     team = make_team(owner=UserFactory())
     agents = [make_member(team) for _ in range(3)]
-    rule(team, "All", *agents)
-    contact_id = _unrouted_contacts(team, 1)[0]
-    _run_in_threads(
-        lambda: services.contact_route(contact_id=contact_id, now=timezone.now()), [()] * 6
-    )
+    r = rule(team, "All", *agents)
+    contact_id = _queued_contacts(team, 1)[0]
+    _run_in_threads(lambda: contact_route(contact_id=contact_id, now=timezone.now()), [()] * 6)
     assert ContactRole.objects.filter(contact_id=contact_id, kind="agent").count() == 1
-    assert sum(RotationSlot.objects.values_list("count", flat=True)) == 1
+    r.rotation.refresh_from_db()
+    assert sum(r.rotation.member_counts().values()) == 1
+    assert Rotation.objects.get(pk=r.rotation_id).turns == 1
+
+
+def _attempt(fn):
+    try:
+        fn()
+        return "ok"
+    except ValidationError as exc:
+        return exc.messages[0]
 
 
 def test_reassignment_lock_holds_under_concurrent_edits():
-    from django.core.exceptions import ValidationError
-
-    from routing.reassignment import GroupAssignee, reassignment_group_create, reassignment_start
-
-    team = make_team(owner=UserFactory())
+    team = make_team(owner=UserFactory(), plan="pro")
     owner = team.memberships.get(role="owner")
     isa, *closers = [make_member(team) for _ in range(4)]
     rule(team, "ISA", isa)
@@ -173,39 +227,69 @@ def test_reassignment_lock_holds_under_concurrent_edits():
         assignees=[GroupAssignee(membership=m) for m in closers],
     )
     outcomes = Counter()
-    for contact_id in _unrouted_contacts(team, 10):
-        services.contact_route(contact_id=contact_id)
+    for contact_id in _queued_contacts(team, 10):
+        contact_route(contact_id=contact_id)
         contact = Contact.objects.get(pk=contact_id)
 
         def start(c=contact):
-            return reassignment_start(actor=owner, contact=c, group=g)
+            return reassignment_start(actor=owner, contact=c, group=g, expected_agent_id=isa.pk)
 
         def edit(c=contact):
-            return services.contact_assign_directly(actor=None, contact=c, membership=closers[2])
-
-        def attempt(fn):
-            try:
-                fn()
-                return "ok"
-            except ValidationError as exc:
-                return exc.messages[0]
+            return contact_assign_directly(
+                actor=None, contact=c, membership=closers[2], expected_agent_id=isa.pk
+            )
 
         start_result, edit_result, second_start = _run_in_threads(
-            attempt, [(start,), (edit,), (start,)]
+            _attempt, [(start,), (edit,), (start,)]
         )
-        contact.refresh_from_db()
-        starts = [start_result, second_start]
-        # Exactly one reassignment starts; the other sees it in progress.
-        assert starts.count("ok") == 1, starts
-        assert any("already in progress" in s for s in starts)
-        in_progress = contact.reassigning_to_id is not None
-        open_offers = Offer.objects.filter(contact=contact, status=OfferStatus.OPEN).count()
-        assert in_progress
-        assert open_offers == 1
+        routing = ContactRouting.objects.get(pk=contact_id)
+        results = [start_result, edit_result, second_start]
+        # Exactly one of the three changes takes effect; the others are refused with why.
+        assert results.count("ok") == 1, results
+        refused = [r for r in results if r != "ok"]
+        assert all(
+            "already being reassigned" in r or "The Agent changed while you were looking" in r
+            for r in refused
+        ), refused
         if edit_result == "ok":
-            outcomes["edit first"] += 1  # the edit committed before the reassignment locked
+            outcomes["edit first"] += 1
+            assert not routing.reassign_in_progress
+            assert ContactRole.objects.get(contact=contact, kind="agent").membership == closers[2]
         else:
-            assert "Re-Assign in progress" in edit_result
-            outcomes["locked"] += 1
+            outcomes["reassignment first"] += 1
+            assert routing.reassign_in_progress
+            assert Offer.objects.filter(contact=contact, status=OfferStatus.OPEN).count() == 1
         assert ContactRole.objects.filter(contact=contact, kind="agent").count() == 1
     assert sum(outcomes.values()) == 10
+
+
+def test_two_round_robin_reassignments_at_once_apply_once():
+    """A Round Robin group reassigns at once, so the second trigger finds another Agent
+    than the one its member saw: refused, not applied after the first."""
+    team = make_team(owner=UserFactory())
+    owner = team.memberships.get(role="owner")
+    isa, *closers = [make_member(team) for _ in range(4)]
+    rule(team, "ISA", isa)
+    g = reassignment_group_create(
+        actor=None,
+        team=team,
+        name="Closers",
+        method="round_robin",
+        assignees=[GroupAssignee(membership=m) for m in closers],
+    )
+    for contact_id in _queued_contacts(team, 10):
+        contact_route(contact_id=contact_id)
+        contact = Contact.objects.get(pk=contact_id)
+        results = _run_in_threads(
+            lambda c=contact: _attempt(
+                lambda: reassignment_start(
+                    actor=owner, contact=c, group=g, expected_agent_id=isa.pk
+                )
+            ),
+            [()] * 2,
+        )
+        assert results.count("ok") == 1, results
+        refusal = next(r for r in results if r != "ok")
+        assert "The Agent changed while you were looking" in refusal
+        assert ContactRole.objects.get(contact=contact, kind="agent").membership in closers
+        assert contact.timeline.filter(kind="reassigned").count() == 1

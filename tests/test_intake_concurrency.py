@@ -7,9 +7,9 @@ import pytest
 from django.db import connections
 from django.test import Client
 
-from contacts.models import Contact, IdempotencyKey, RoutingStatus
+from contacts.models import Contact, IdempotencyKey
 from contacts.tests.intake_helpers import LEAD, make_token, post_lead
-from routing.models import LogEvent, RoutingLog
+from routing.models import LogEvent, RoutingLog, RoutingStatus
 from routing.tests.helpers import rule
 from teams.tests.factories import UserFactory, make_member, make_team
 
@@ -60,7 +60,7 @@ def test_ten_identical_posts_same_idempotency_key_make_one_contact(setup):
     assert created
     assert len({body["id"] for body in created}) == 1
     contact = Contact.objects.get(team=team)
-    assert contact.routing_status == RoutingStatus.ASSIGNED
+    assert contact.routing.status == RoutingStatus.ASSIGNED
     assert IdempotencyKey.objects.get().response_status == 201
     # A late retry replays the answer.
     late = post_lead(Client(), LEAD, token=token, key="form-submission-42")
@@ -76,7 +76,7 @@ def test_ten_identical_posts_without_key_dedup_to_one_contact(setup):
     assert codes == [200] * (N - 1) + [201], codes
     assert len({r.json()["id"] for r in responses}) == 1
     contact = Contact.objects.get(team=team)
-    assert contact.routing_status == RoutingStatus.ASSIGNED
+    assert contact.routing.status == RoutingStatus.ASSIGNED
     assert RoutingLog.objects.filter(contact=contact, event=LogEvent.ASSIGNED).count() == 1
     assert RoutingLog.objects.filter(contact=contact, event=LogEvent.DEDUPLICATED).count() == N - 1
     assert contact.timeline.filter(kind="inquiry").count() == N  # the first one's, plus nine

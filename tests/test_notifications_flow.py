@@ -9,14 +9,17 @@ from django.core import mail
 from django.db import connections, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts.models import ContactRole
 from notifications import services
 from notifications.models import Channel, Kind, OutboxMessage, Status
 from notifications.tests import fixtures
 from notifications.tests.fixtures import claim_links, emails_to
-from routing import services as routing
+from routing.manual import contact_assign_directly, contact_reroute
 from routing.models import OfferStatus
+from routing.route import contact_route
+from routing.signals import Assignment
 from routing.tests.helpers import agent_of, new_contact, rule
 from teams.tests.factories import UserFactory, make_member
 
@@ -125,9 +128,9 @@ def test_next_up_welcome_goes_out_once_after_the_claim_whatever_happens_next(
     with capture(execute=True):
         assert client.post(urlsplit(link).path).status_code == 200
     with capture(execute=True):
-        routing.contact_reroute(actor=None, contact=contact)
+        contact_reroute(actor=None, contact=contact)
     with capture(execute=True):
-        routing.contact_assign_directly(actor=None, contact=contact, membership=agents[2])
+        contact_assign_directly(actor=None, contact=contact, membership=agents[2])
     assert len(emails_to("ned@example.net")) == 1
     assert len(sms_outbox) == 1
     assert emails_to("ned@example.net")[0].reply_to == [agents[0].user.email]
@@ -141,7 +144,7 @@ def test_rolled_back_contact_intake_sends_nothing(team, agents, capture, sms_out
     def intake_then_fail():
         with transaction.atomic():
             contact = contact_create(team=team, first_name="Nope", email="n@example.net")
-            routing.contact_route(contact_id=contact.pk)
+            contact_route(contact_id=contact.pk)
             raise RuntimeError("intake failed after routing")
 
     with capture(execute=True), pytest.raises(RuntimeError, match="intake failed"):
@@ -162,7 +165,19 @@ def test_message_deliver_from_many_workers_at_once_sends_one_email(team, agent):
     )
     # Leave delivery to the racing workers below, not to the after-commit task.
     with mock.patch.object(services, "_enqueue_keys"):
-        services.contact_assigned(contact=contact, membership=agent, previous=None, rule_id=None)
+        services.assignments_notify(
+            assignments=[
+                Assignment(
+                    contact=contact,
+                    membership_id=agent.pk,
+                    member_name=agent.display_name,
+                    previous_id=None,
+                    previous_name="",
+                    assigned_at=timezone.now(),
+                    follow_up_hours=None,
+                )
+            ]
+        )
     message = OutboxMessage.objects.get(kind=Kind.WELCOME_EMAIL, channel=Channel.EMAIL)
     barrier = threading.Barrier(6)
     results = []

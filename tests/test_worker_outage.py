@@ -1,6 +1,7 @@
 """A worker outage delays a timeout but never loses it, and never runs it twice."""
 
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 import time_machine
@@ -41,20 +42,44 @@ def test_deadline_passed_during_outage_is_advanced_once_by_sweeper(
     assert list(current.recipients.all()) == [second]
 
 
-def test_sweeper_and_log_prune_schedules_are_installed_by_migrations(run_data_migration):
-    run_data_migration("routing.migrations.0003_sweeper_schedule", "add_schedule")
+@pytest.mark.django_db
+def test_sweeper_and_log_prune_schedules_are_installed_by_setup_schedules():
+    call_command("setup_schedules", stdout=StringIO())
+    assert set(Schedule.objects.values_list("name", flat=True)) == {
+        "routing-sweep",
+        "routing-log-prune",
+        "intake-prune",
+        "notifications-sweep",
+        "notifications-digest",
+    }
     sweep = Schedule.objects.get(name="routing-sweep")
-    assert sweep.func == "routing.tasks.sweep"
-    assert sweep.repeats == -1
+    assert (sweep.func, sweep.schedule_type, sweep.minutes, sweep.repeats) == (
+        "routing.tasks.sweep",
+        Schedule.MINUTES,
+        1,
+        -1,
+    )
     prune = Schedule.objects.get(name="routing-log-prune")
-    assert (prune.func, prune.schedule_type) == ("routing.tasks.prune_logs", Schedule.DAILY)
+    assert (prune.func, prune.schedule_type, prune.repeats) == (
+        "routing.tasks.prune_logs",
+        Schedule.DAILY,
+        -1,
+    )
+    intake = Schedule.objects.get(name="intake-prune")
+    assert (intake.func, intake.schedule_type) == ("contacts.intake.intake_prune", Schedule.HOURLY)
+    # Idempotent: deploys run it every time, and a second run changes nothing.
+    installed = list(Schedule.objects.order_by("pk").values())
+    out = StringIO()
+    call_command("setup_schedules", stdout=out)
+    assert list(Schedule.objects.order_by("pk").values()) == installed
+    assert "created" not in out.getvalue()
 
 
 @pytest.mark.django_db
 def test_routing_logs_kept_for_retention_then_pruned(
     team, settings, django_capture_on_commit_callbacks
 ):
-    from routing.services import routing_logs_prune
+    from routing.sweeps import routing_logs_prune
 
     settings.ROUTING_LOG_RETENTION_DAYS = 30
     rule(team, "All", make_member(team))

@@ -60,5 +60,11 @@ def post_webhook(client, source, data, *, secret=None, signature=None, **extra):
 
 
 def routing_scheduled(callbacks) -> list:
-    """The on-commit callbacks that enqueue routing (others: notifications, flags)."""
-    return [cb for cb in callbacks if "routing_schedule" in getattr(cb, "__qualname__", "")]
+    """The on-commit callbacks that wake a router for queued contacts (not notifications,
+    nor a look at held contacts)."""
+    return [
+        cb
+        for cb in callbacks
+        if getattr(getattr(cb, "func", None), "__module__", "") == "routing.queue"
+        and "holds" not in cb.func.__name__
+    ]

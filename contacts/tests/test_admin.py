@@ -1,28 +1,25 @@
 """Contacts admin: routing state in fixed-cost changelists, and re-running routing."""
 
+import re
+
 import pytest
 
-from contacts.models import (
-    Activity,
-    Contact,
-    ContactRole,
-    RoleKind,
-    RoutingStatus,
-    Tag,
-    TimelineEvent,
-)
+from contacts.models import Activity, Contact, ContactRole, RoleKind, Tag, TimelineEvent
 from contacts.services import contact_create, timeline_add
 from contacts.tests.factories import ContactFactory
-from routing.models import LogEvent
-from routing.services import default_rule_ensure
+from routing.models import ContactRouting, LogEvent, RoutingRule, RoutingStatus
+from routing.rules import default_rule_ensure
 from routing.tests.helpers import agent_of, rule
 from teams.models import Team
 from teams.tests.factories import make_member
 from teams.tests.test_admin import admin_url, assert_changelist_scales, form_data, messages_of
 
 
-def contact_with_agent(team, **fields) -> Contact:
+def contact_with_agent(team, routing=None, **fields) -> Contact:
+    """A contact with a primary Agent; `routing`: fields of its routing row."""
     contact = ContactFactory(team=team, **fields)
+    if routing:
+        ContactRouting.objects.filter(contact=contact).update(**routing)
     ContactRole.objects.create(contact=contact, membership=make_member(team), kind=RoleKind.AGENT)
     return contact
 
@@ -32,7 +29,7 @@ def contact_with_agent(team, **fields) -> Contact:
 
 def add_contacts(team, n):
     for i in range(n):
-        contact_with_agent(team, routing_error=f"KeyError: {i}" if i % 2 else "")
+        contact_with_agent(team, routing={"error": f"KeyError: {i}" if i % 2 else ""})
 
 
 def add_tagged_contacts(team, n):
@@ -85,7 +82,7 @@ def test_contacts_changelist_queries_do_not_grow_with_rows(
 
 def test_contact_changelist_shows_routing_state_and_agent(staff_client, team):
     contact = contact_with_agent(
-        team, routing_status=RoutingStatus.FAILED, routing_error="ValidationError: no owner"
+        team, routing={"status": RoutingStatus.FAILED, "error": "ValidationError: no owner"}
     )
 
     response = staff_client.get(admin_url(Contact))
@@ -157,7 +154,12 @@ def test_contact_admin_role_inline_rejects(
     response = staff_client.post(url, data)
 
     assert response.status_code == 200
-    assert error in str(response.context["inline_admin_formsets"][0].formset.errors)
+    [roles] = [
+        inline.formset
+        for inline in response.context["inline_admin_formsets"]
+        if inline.formset.prefix == "roles"
+    ]
+    assert error in str(roles.errors)
     assert not contact.roles.exists()
 
 
@@ -203,8 +205,8 @@ def test_contact_rerun_routing_action_routes_again(
 
     assert response.status_code == 200
     assert messages_of(response) == ["Re-ran routing for 1 contact(s): 1 assigned."]
-    contact.refresh_from_db()
-    assert contact.routing_status == RoutingStatus.ASSIGNED
+    contact.routing.refresh_from_db()
+    assert contact.routing.status == RoutingStatus.ASSIGNED
     assert agent_of(contact) == agent
     assert contact.routing_logs.filter(event=LogEvent.ASSIGNED).count() == assignments + 1
 
@@ -224,10 +226,13 @@ def test_contact_rerun_routing_action_reports_failures_with_their_text(staff_cli
 
     shown = messages_of(response)
     assert shown[0] == "Re-ran routing for 1 contact(s): 1 assigned."
-    assert shown[1].startswith("Routing failed for 1 contact(s): Stray Lead: ValidationError")
-    assert "no owner" in shown[1]
-    failing.refresh_from_db()
-    assert failing.routing_status == RoutingStatus.FAILED
+    assert shown == [
+        "Re-ran routing for 1 contact(s): 1 assigned.",
+        "Routing failed for 1 contact(s): Stray Lead: "
+        "no rule could take the contact and the team has no owner",
+    ]
+    failing.routing.refresh_from_db()
+    assert failing.routing.status == RoutingStatus.FAILED
 
 
 # --- assign directly ---------------------------------------------------------------
@@ -277,3 +282,36 @@ def test_contact_assign_directly_action_refuses_mixed_teams_and_foreign_members(
     )
     assert foreign.status_code == 200  # asked again: that member is not in this team
     assert agent_of(mine) is None
+
+
+def test_contact_changeform_shows_routing_state_read_only(staff_client, team, agent):
+    pool = rule(team, "Holding pool", agent)
+    contact = contact_with_agent(team, routing={"status": RoutingStatus.HELD, "rule": pool})
+
+    response = staff_client.get(admin_url(Contact, "change", contact.pk))
+
+    [routing] = [
+        inline
+        for inline in response.context["inline_admin_formsets"]
+        if inline.formset.model is ContactRouting
+    ]
+    assert not routing.has_change_permission
+    assert not routing.has_add_permission
+    html = response.content.decode()
+    section = html[html.index('id="routing-group"') :]
+    section = section[: section.index('id="roles-group"')]
+    assert re.search(r'<label>Status:</label>\s*<div class="readonly">Held</div>', section)
+    assert (
+        f'<div class="readonly"><a href="{admin_url(RoutingRule, "change", pool.pk)}">'
+        "Holding pool</a></div>" in section
+    )
+
+
+def test_contact_changelist_filters_by_routing_status(staff_client, team):
+    held = contact_with_agent(team, routing={"status": RoutingStatus.HELD})
+    contact_with_agent(team, routing={"status": RoutingStatus.ASSIGNED})
+
+    response = staff_client.get(admin_url(Contact), {"routing__status__exact": "held"})
+
+    assert list(response.context["cl"].result_list) == [held]
+    assert "Held" in response.content.decode()

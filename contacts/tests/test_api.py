@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from contacts.models import Contact, ContactStatus, RejectedPayload, RoutingStatus
+from contacts.models import Contact, ContactStatus, RejectedPayload
 from contacts.tests.factories import ContactFactory
 from contacts.tests.intake_helpers import (
     CONTACTS_URL,
@@ -14,8 +14,9 @@ from contacts.tests.intake_helpers import (
     post_lead,
     routing_scheduled,
 )
-from routing.models import LogEvent
-from routing.services import routing_retry_sweep
+from routing import engine
+from routing.models import ContactRouting, LogEvent, RoutingStatus
+from routing.sweeps import waiting_sweep
 from routing.tests.helpers import rule
 from teams.tokens import api_token_revoke
 
@@ -82,27 +83,25 @@ def test_contact_create_commits_before_routing_runs(
 def test_contact_create_routing_failure_leaves_contact_failed_then_swept(
     client, token, agent, routed_to_agent, monkeypatch
 ):
-    from routing import engine
-
-    real_select_rule = engine.select_rule
+    real_route = engine.route
 
     def broken(*args, **kwargs):
         raise RuntimeError("rules table on fire")
 
-    monkeypatch.setattr(engine, "select_rule", broken)
+    monkeypatch.setattr(engine, "route", broken)
     response = post_lead(client, LEAD, token=token)
 
     assert response.status_code == 201
     contact = Contact.objects.get(pk=response.json()["id"])
-    assert contact.routing_status == RoutingStatus.FAILED
-    assert "RuntimeError: rules table on fire" in contact.routing_error
+    assert contact.routing.status == RoutingStatus.FAILED
+    assert "RuntimeError: rules table on fire" in contact.routing.error
     assert contact.routing_logs.filter(event=LogEvent.FAILED).exists()
     assert response.json()["routing_status"] == RoutingStatus.FAILED
 
-    monkeypatch.setattr(engine, "select_rule", real_select_rule)
-    routing_retry_sweep(now=datetime.now(tz=UTC) + timedelta(minutes=5))
-    contact.refresh_from_db()
-    assert contact.routing_status == RoutingStatus.ASSIGNED
+    monkeypatch.setattr(engine, "route", real_route)
+    waiting_sweep(now=datetime.now(tz=UTC) + timedelta(minutes=5))
+    contact.routing.refresh_from_db()
+    assert contact.routing.status == RoutingStatus.ASSIGNED
 
 
 def test_contact_create_without_source_is_api(client, token):
@@ -284,7 +283,8 @@ def test_contact_list_filters_and_paginates(client, token, team, outsider):
         old = ContactFactory(team=team, source="Zillow")
     with time_machine.travel(t0 + timedelta(days=2), tick=False):
         closed = ContactFactory(team=team, source="Zillow", status=ContactStatus.CLOSED)
-        failed = ContactFactory(team=team, source="Facebook", routing_status="failed")
+        failed = ContactFactory(team=team, source="Facebook")
+    ContactRouting.objects.filter(contact=failed).update(status=RoutingStatus.FAILED)
     ContactFactory(team=outsider.team, source="Zillow")
 
     def ids(**params):

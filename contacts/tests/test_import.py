@@ -1,16 +1,21 @@
 """CSV import: upload → preview and mapping → errors per row → import (routed or assigned)."""
 
+import re
+from collections import Counter
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from contacts.intake import csv_parse, import_guess_mapping
-from contacts.models import Contact, ImportJob, ImportStatus, RoutingStatus
+from contacts.models import Contact, ContactRole, ImportJob, ImportStatus, TimelineEvent
 from contacts.tests.factories import ContactFactory
 from contacts.tests.intake_helpers import routing_scheduled
-from routing.models import LogEvent, RoutingLog
-from routing.tests.helpers import agent_of, rule
+from routing.models import ContactRouting, LogEvent, RoutingLog, RoutingStatus
+from routing.tests.helpers import agent_of, log_lines, rule
 from teams.models import Role
 from teams.tests.factories import PermissionProfileFactory, UserFactory, make_member
 
@@ -225,9 +230,10 @@ def test_import_routes_contacts_like_any_other(
     ann = Contact.objects.get(email="ann@example.net")
     assert (ann.source, ann.contact_type, ann.price_max) == ("Open house", "buyer", 500000)
     assert sorted(ann.tags.values_list("name", flat=True)) == ["hot", "pool"]
-    assert ann.routing_status == RoutingStatus.ASSIGNED
+    assert ann.routing.status == RoutingStatus.ASSIGNED
+    assert ann.routing.rule.name == "Open house"
     assert agent_of(ann) == agent
-    assert ann.routing_logs.filter(event=LogEvent.RULE_MATCHED, rule_name="Open house").exists()
+    assert ("rule_matched", "Open house") in [line[:2] for line in log_lines(ann)]
     assert ann.timeline.filter(kind="created", message="Contact imported.").exists()
     assert Contact.objects.filter(email="di@example.net").count() == 1
 
@@ -263,10 +269,13 @@ def test_import_assigned_to_named_agent_is_not_routed(
     imported = Contact.objects.filter(source="Open house")
     assert imported.count() == 2
     for contact in imported:
-        assert contact.routing_status == RoutingStatus.ASSIGNED
+        assert contact.routing.status == RoutingStatus.ASSIGNED
+        assert contact.routing.rule is None
         assert agent_of(contact) == agent
         assert list(contact.routing_logs.values_list("event", flat=True)) == [LogEvent.ASSIGNED]
-    assert not RoutingLog.objects.filter(event=LogEvent.RULE_MATCHED).exists()
+    assert not [
+        line for entry in RoutingLog.objects.all() for line in entry.lines if line.kind != "outcome"
+    ]  # no rule was looked at: no rule matched, skipped or fell through
     assert "assigned directly by Ada Admin" in imported[0].routing_logs.get().reason
 
 
@@ -283,3 +292,95 @@ def test_import_team_manager_without_lead_distribution_cannot_assign(client, tea
     client.post(reverse("contact_import_map", args=[job.pk]), {**MAPPING, "assign_to": agent.pk})
     job.refresh_from_db()
     assert job.assign_to is None
+
+
+_STATEMENT = re.compile(
+    r'^(?:DECLARE "\w+" NO SCROLL CURSOR (?:WITH HOLD )?FOR )?'  # PostgreSQL: .iterator()
+    r'(SELECT|INSERT(?: OR IGNORE)? INTO|UPDATE|DELETE FROM|(?:RELEASE )?SAVEPOINT)\s+"?(\w*)'
+)
+
+
+def _shapes(queries) -> Counter:
+    """Statements by kind and table (savepoint names aside)."""
+    shapes = Counter()
+    for query in queries:
+        match = _STATEMENT.match(query["sql"])
+        assert match, query["sql"]
+        verb, table = match.groups()
+        shapes[(verb, "" if "SAVEPOINT" in verb else table)] += 1
+    return shapes
+
+
+def _bulk_csv(count: int, first: int) -> str:
+    rows = "".join(f"Lead{n},Row,lead{n}@example.net,hot; pool\n" for n in range(first, first + count))
+    return "First Name,Last Name,Email,Tags\n" + rows
+
+
+def _run_assigned_import(client, agent, count, first, capture):
+    """Upload, map to `agent` and import `count` rows; the statements the import ran."""
+    _upload(client, _bulk_csv(count, first), name=f"{count}.csv")
+    job = ImportJob.objects.get(filename=f"{count}.csv")
+    mapping = {"col_0": "first_name", "col_1": "last_name", "col_2": "email", "col_3": "tags"}
+    client.post(
+        reverse("contact_import_map", args=[job.pk]),
+        {**mapping, "default_source": "Bulk", "assign_to": agent.pk},
+    )
+    with CaptureQueriesContext(connection) as queries, capture(execute=False) as callbacks:
+        response = client.post(reverse("contact_import_run", args=[job.pk]))
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.created_count) == (ImportStatus.IMPORTED, count)
+    return _shapes(queries.captured_queries), callbacks
+
+
+def test_import_assigned_to_one_agent_costs_the_same_statements_for_5_or_50_rows(
+    client, job, team, agent, django_capture_on_commit_callbacks
+):
+    other = make_member(team)
+    elsewhere = rule(team, "Would route elsewhere", other)
+
+    # A first import warms what any import does once (tags created, routing state cached).
+    _run_assigned_import(client, agent, 1, 1, django_capture_on_commit_callbacks)
+    small, small_callbacks = _run_assigned_import(
+        client, agent, 5, 100, django_capture_on_commit_callbacks
+    )
+    large, large_callbacks = _run_assigned_import(
+        client, agent, 50, 200, django_capture_on_commit_callbacks
+    )
+
+    # One batch whatever the number of rows: the same statements for 50 rows as for 5.
+    assert set(large) == set(small)
+    grew = {shape: large[shape] - small[shape] for shape in large if large[shape] != small[shape]}
+    if connection.vendor == "postgresql":
+        assert grew == {}
+    else:
+        # SQLite caps a statement at 999 parameters, so Django splits a bulk insert of
+        # many rows (here the 150 outbox rows: 3 a contact) into a few statements.
+        assert {verb for verb, _ in grew} <= {"INSERT INTO", "INSERT OR IGNORE INTO"}, grew
+        assert sum(grew.values()) <= 4, grew
+    assert len(large_callbacks) == len(small_callbacks)
+    assert not routing_scheduled(large_callbacks)
+    imported = Contact.objects.filter(source="Bulk")
+    assert imported.count() == 56
+    routings = ContactRouting.objects.filter(contact__in=imported)
+    assert routings.count() == 56
+    assert set(routings.values_list("status", "rule", "assigned_by")) == {
+        (RoutingStatus.ASSIGNED, None, agent.team.memberships.get(user__username="admin").pk)
+    }
+    roles = ContactRole.objects.filter(contact__in=imported, kind="agent")
+    assert roles.count() == 56
+    assert set(roles.values_list("membership", flat=True)) == {agent.pk}
+    assigned = TimelineEvent.objects.filter(contact__in=imported, kind="assigned")
+    assert assigned.count() == 56
+    assert {e.message for e in assigned} == {
+        "Assigned to Alan Agent — imported and assigned directly by Ada Admin."
+    }
+    logs = RoutingLog.objects.filter(contact__in=imported)
+    assert logs.count() == 56
+    assert {(e.event, e.membership_id, e.rule_id, repr(e.steps)) for e in logs} == {
+        (LogEvent.ASSIGNED, agent.pk, None, "[]")
+    }
+    # Nobody was routed by a rule: the rule that would have taken them took no turn.
+    elsewhere.rotation.refresh_from_db()
+    assert (elsewhere.rotation.turns, elsewhere.rotation.counts) == (0, {})
+    assert sorted(imported.first().tags.values_list("name", flat=True)) == ["hot", "pool"]

@@ -2,9 +2,11 @@
 
 import json
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django_q.models import Schedule
 
 from contacts.intake import (
@@ -33,8 +35,10 @@ from contacts.tests.intake_helpers import (
     post_lead,
     routing_scheduled,
 )
-from routing.models import LogEvent
-from routing.tests.helpers import rule
+from routing.models import ContactRouting, LogEvent, RoutingStatus
+from routing.tests.helpers import agent_of, rule
+from teams.services import membership_deactivate
+from teams.tests.factories import UserFactory, make_member
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -79,7 +83,7 @@ def assigned(team, agent, token, client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         contact_id = post_lead(client, LEAD, token=token).json()["id"]
     contact = Contact.objects.get(pk=contact_id)
-    assert contact.routing_status == "assigned"
+    assert contact.routing.status == RoutingStatus.ASSIGNED
     return contact
 
 
@@ -106,6 +110,98 @@ def test_dedup_by_email_attaches_inquiry_and_keeps_agent(
         "New inquiry from Facebook matched by email: stays with Alan Agent, not routed again."
     )
     assert assigned.routing_logs.filter(event=LogEvent.ASSIGNED).count() == 1
+
+
+@pytest.fixture
+def backup(team):
+    return make_member(team, user=UserFactory(username="bea", first_name="Bea", last_name="Backup"))
+
+
+def _deactivate(owner, agent):
+    membership_deactivate(actor=owner, membership=agent)
+
+
+def _delete(owner, agent):
+    agent.delete()  # staff removed the membership (Django admin)
+
+
+@pytest.mark.parametrize(
+    ("gone", "why", "logged_member"),
+    [
+        (_deactivate, "Alan Agent is deactivated", "agent"),
+        (_delete, "its Agent left the team", None),
+    ],
+    ids=["deactivated", "membership deleted"],
+)
+def test_repeat_lead_whose_agent_is_gone_is_routed_again_like_a_new_lead(
+    client, token, team, owner, agent, backup, django_capture_on_commit_callbacks,
+    gone, why, logged_member,
+):  # fmt: skip
+    everyone = rule(team, "Everyone", agent, backup)
+    with django_capture_on_commit_callbacks(execute=True):
+        contact = Contact.objects.get(pk=post_lead(client, LEAD, token=token).json()["id"])
+    assert agent_of(contact) == agent
+    agent_id = agent.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        gone(owner, agent)
+    repeat = {"email": "lena@example.net", "source": "Facebook", "message": "Still looking!"}
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = post_lead(client, repeat, token=token)
+
+    assert response.status_code == 200
+    assert (response.json()["id"], response.json()["deduplicated"]) == (contact.pk, True)
+    assert Contact.objects.count() == 1
+    assert routing_scheduled(callbacks)  # queued again, routed after commit
+    again = contact.routing_logs.get(event=LogEvent.ROUTED_AGAIN)
+    assert again.reason == (
+        f"New inquiry from Facebook matched by email: {why}, so it is routed again like a new lead."
+    )
+    assert again.membership_id == (agent_id if logged_member else None)
+    assert not contact.routing_logs.filter(event=LogEvent.DEDUPLICATED).exists()
+    # Routed again like a new lead: the rule's next active member took it, replacing the role.
+    events = list(contact.routing_logs.order_by("created_at", "id").values_list("event", "membership"))
+    assert events == [
+        (LogEvent.ASSIGNED, agent_id if logged_member else None),
+        (LogEvent.ROUTED_AGAIN, agent_id if logged_member else None),
+        (LogEvent.ASSIGNED, backup.pk),
+    ]
+    assert list(contact.roles.filter(kind="agent").values_list("membership", flat=True)) == [
+        backup.pk
+    ]
+    routing = ContactRouting.objects.get(pk=contact.pk)
+    assert (routing.status, routing.rule) == (RoutingStatus.ASSIGNED, everyone)
+    latest = contact.timeline.filter(kind="assigned").first()
+    assert latest.data["assignee"] == backup.pk
+    if logged_member:
+        assert latest.message.startswith("Reassigned from Alan Agent to Bea Backup")
+        assert latest.data["previous"] == agent_id
+    detail = client.get(f"{CONTACTS_URL}/{contact.pk}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert detail.json()["primary_agent"]["id"] == backup.pk
+
+
+def test_repeat_lead_for_a_paused_agent_stays_with_them(
+    client, token, team, agent, backup, django_capture_on_commit_callbacks
+):
+    # Only an Agent who has left loses the contact; an active one (paused, offline) keeps it.
+    rule(team, "Everyone", agent, backup)
+    with django_capture_on_commit_callbacks(execute=True):
+        contact = Contact.objects.get(pk=post_lead(client, LEAD, token=token).json()["id"])
+    agent.paused = True
+    agent.is_online = False
+    agent.save()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        post_lead(client, {"email": "lena@example.net", "source": "Facebook"}, token=token)
+
+    assert not routing_scheduled(callbacks)
+    assert agent_of(contact) == agent
+    log = contact.routing_logs.get(event=LogEvent.DEDUPLICATED)
+    assert log.reason == (
+        "New inquiry from Facebook matched by email: stays with Alan Agent, not routed again."
+    )
+    assert not contact.routing_logs.filter(event=LogEvent.ROUTED_AGAIN).exists()
+    assert contact.routing_logs.filter(event=LogEvent.ASSIGNED).count() == 1
 
 
 def test_dedup_by_phone_and_name(client, token, assigned):
@@ -155,7 +251,8 @@ def test_dedup_fills_blank_fields_only(team):
 
 
 def test_dedup_of_unrouted_contact_says_so(team):
-    existing = ContactFactory(team=team, email="lena@example.net", routing_status="failed")
+    existing = ContactFactory(team=team, email="lena@example.net")
+    ContactRouting.objects.filter(contact=existing).update(status=RoutingStatus.FAILED)
 
     lead_intake(team=team, lead=Lead(fields={"email": "lena@example.net", "source": "Zillow"}))
 
@@ -242,10 +339,11 @@ def test_keys_kept_24_hours_then_pruned(client, token):
     assert intake_prune(now=T0 + timedelta(hours=24, minutes=1))["idempotency_keys"] == 1
 
 
-def test_prune_schedule_is_installed_by_migrations(run_data_migration):
-    run_data_migration("contacts.migrations.0005_intake_prune_schedule", "add_schedule")
+def test_prune_schedule_is_installed_by_setup_schedules(db):
+    call_command("setup_schedules", stdout=StringIO())
     schedule = Schedule.objects.get(name="intake-prune")
     assert (schedule.func, schedule.repeats) == ("contacts.intake.intake_prune", -1)
+    assert schedule.schedule_type == Schedule.HOURLY
 
 
 def test_prune_drops_old_rejected_payloads(db, settings):

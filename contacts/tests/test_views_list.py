@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, ContactRole
 from contacts.tests.factories import ContactFactory
-from routing.models import OfferStatus
+from routing.models import ContactRouting, OfferStatus, RoutingStatus
 from routing.reassignment import reassignment_start
 from routing.tests.helpers import agent_of, assigned_contact, reassignment_group
 from teams.models import Group
@@ -101,22 +101,27 @@ def test_list_search_by_name_email_and_phone(client, team, owner, isa):
 def test_list_filters(client, team, owner, isa, closers):
     assigned_contact(team, isa, first_name="Assigned", status="active")
     ContactFactory(team=team, first_name="Received")
+    held = ContactFactory(team=team, first_name="Waiting")
+    ContactRouting.objects.filter(contact=held).update(status=RoutingStatus.HELD)
     moving = assigned_contact(team, closers[0], first_name="Moving")
     reassignment_start(
         actor=owner, contact=moving, group=reassignment_group(team, isa, method="next_up")
     )
     login(client, owner)
+    everyone = {"Assigned", "Received", "Waiting", "Moving"}
 
     def names(**params):
         text = client.get(LIST, params).text
-        return {n for n in ("Assigned", "Received", "Moving") if f">{n} " in text}
+        return {n for n in everyone if f">{n} " in text}
 
     assert names(routing_status="received") == {"Received"}
+    assert names(routing_status="held") == {"Waiting"}
+    assert names(routing_status="assigned") == {"Assigned", "Moving"}
     assert names(routing_status="reassigning") == {"Moving"}
     assert names(status="active") == {"Assigned"}
     assert names(agent=isa.pk) == {"Assigned"}
     assert names(agent=closers[0].pk) == {"Moving"}
-    assert names(routing_status="bogus") == {"Assigned", "Received", "Moving"}
+    assert names(routing_status="bogus") == everyone
 
 
 def test_list_shows_primary_agent_and_reassign_in_progress(client, team, owner, isa, closers):
@@ -241,11 +246,10 @@ def test_bulk_reassign_reports_per_contact_outcomes(client, team, owner, isa, cl
     offer_group = reassignment_group(team, *closers, method="next_up", name="Offers")
     data = {"contacts": [busy.pk, fresh.pk, unrouted.pk], "group": offer_group.pk}
     text = login(client, owner).post(BULK, {**data, "confirm": "yes"}).text
-    assert "Not reassigned: Re-Assign is already in progress" in text
+    assert "Not reassigned: Re-Assign in progress: already being reassigned by Olive Owner" in text
     assert "Not reassigned: This contact has no primary Agent yet" in text
     assert text.count("Re-Assign in progress</span>") == 1  # fresh: offered, in progress
-    fresh.refresh_from_db()
-    assert fresh.reassign_in_progress
+    assert ContactRouting.objects.get(contact=fresh).reassign_in_progress
     assert fresh.offers.get().status == OfferStatus.OPEN
 
 

@@ -12,8 +12,8 @@ from contacts.models import Activity, ContactRole, TimelineEvent
 from contacts.services import contact_role_add
 from contacts.tests.factories import ContactFactory
 from routing.models import Offer, OfferStatus
+from routing.offers import offer_claim
 from routing.reassignment import reassignment_start
-from routing.services import offer_claim
 from routing.tests.helpers import agent_of, assigned_contact, reassignment_group
 from teams.models import Group
 from teams.tests.factories import make_member

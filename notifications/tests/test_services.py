@@ -16,8 +16,11 @@ from notifications import services
 from notifications.models import Channel, DigestCursor, Kind, OutboxMessage, Status
 from notifications.tests.factories import AutoMessageTemplateFactory, PushSubscriptionFactory
 from notifications.tests.fixtures import claim_links, emails_to
-from routing import services as routing
+from routing.manual import contact_assign_directly, contact_reroute
 from routing.models import Offer, OfferStatus
+from routing.offers import offer_claim
+from routing.route import contact_route
+from routing.signals import Assignment
 from routing.tests.helpers import agent_of, new_contact, rule
 from teams.tests.factories import UserFactory, make_member
 
@@ -30,6 +33,19 @@ def agents(team):
         make_member(team, user=UserFactory(username=f"agent{i}", first_name=f"Agent{i}"))
         for i in range(3)
     ]
+
+
+def assigned_to(contact, member) -> Assignment:
+    """What routing announces when it gives a new contact to `member` (no rule, no reminder)."""
+    return Assignment(
+        contact=contact,
+        membership_id=member.pk,
+        member_name=member.display_name,
+        previous_id=None,
+        previous_name="",
+        assigned_at=timezone.now(),
+        follow_up_hours=None,
+    )
 
 
 def rows(**filters):
@@ -84,7 +100,7 @@ def test_offer_made_query_count_stays_flat_for_a_50_person_blast(
     )
     # One read of push subscriptions and one insert (batched by SQLite's parameter limit).
     with django_assert_max_num_queries(5):
-        services.offer_made(offer=offer, member_ids=[m.pk for m in members])
+        services.offers_notify(offers=[(offer, [m.pk for m in members])])
     assert rows(offer=offer).count() == 50 * 2 + 3
 
 
@@ -94,8 +110,8 @@ def test_offer_made_twice_writes_each_message_once(team, agents):
         contact=contact, kind="blast", deadline=timezone.now() + timedelta(minutes=5)
     )
     ids = [a.pk for a in agents]
-    services.offer_made(offer=offer, member_ids=ids)
-    services.offer_made(offer=offer, member_ids=ids)
+    services.offers_notify(offers=[(offer, ids)])
+    services.offers_notify(offers=[(offer, ids)])
     assert rows(offer=offer).count() == 6
 
 
@@ -104,7 +120,7 @@ def test_offer_email_skipped_when_offer_resolved_before_delivery(team, agents):
     offer = Offer.objects.create(
         contact=contact, kind="next_up", deadline=timezone.now() + timedelta(minutes=5)
     )
-    services.offer_made(offer=offer, member_ids=[agents[0].pk])
+    services.offers_notify(offers=[(offer, [agents[0].pk])])
     Offer.objects.filter(pk=offer.pk).update(status=OfferStatus.CANCELLED)
     email = rows(offer=offer, channel=Channel.EMAIL).get()
     assert services.message_deliver(message_id=email.pk) == Status.SKIPPED
@@ -118,7 +134,7 @@ def test_offer_email_skipped_when_offer_resolved_before_delivery(team, agents):
 
 def _pending_email(team, agent) -> OutboxMessage:
     contact = Contact.objects.create(team=team, first_name="Pat")
-    services.contact_assigned(contact=contact, membership=agent, previous=None, rule_id=None)
+    services.assignments_notify(assignments=[assigned_to(contact, agent)])
     contact.email = "pat@example.net"
     contact.save()
     return rows(contact=contact, kind=Kind.WELCOME_EMAIL).get()
@@ -199,7 +215,7 @@ def test_rolled_back_routing_writes_and_sends_nothing(team, agents, capture, sms
 
     def route_then_fail():
         with transaction.atomic():
-            routing.contact_route(contact_id=contact.pk)
+            contact_route(contact_id=contact.pk)
             assert rows(contact=contact).count() == 6
             raise RuntimeError("boom")
 
@@ -238,7 +254,7 @@ def test_welcome_messages_held_while_offered_then_sent_once_as_the_agent(
     assert not rows(contact=contact, kind__in=[Kind.WELCOME_EMAIL, Kind.WELCOME_TEXT]).exists()
 
     with capture(execute=True):
-        routing.offer_claim(offer_id=contact.offers.get().pk, membership=agents[1])
+        offer_claim(offer_id=contact.offers.get().pk, membership=agents[1])
     [welcome] = emails_to("cal@example.net")
     assert welcome.from_email == "Bea Broker <switchboard@localhost>"
     assert welcome.reply_to == [agents[1].user.email]
@@ -254,9 +270,9 @@ def test_welcome_messages_not_sent_again_on_reroute_or_reassignment(
     rule(team, "Round robin", *agents)
     contact = new_contact(team, capture, first_name="Dee", email="dee@example.net", phone="+1")
     with capture(execute=True):
-        routing.contact_reroute(actor=None, contact=contact)
+        contact_reroute(actor=None, contact=contact)
     with capture(execute=True):
-        routing.contact_assign_directly(actor=None, contact=contact, membership=agents[2])
+        contact_assign_directly(actor=None, contact=contact, membership=agents[2])
     assert agent_of(contact) == agents[2]
     assert len(emails_to("dee@example.net")) == 1
     assert len(sms_outbox) == 1
@@ -298,7 +314,7 @@ def test_reassignment_emails_and_notifies_both_members(team, agents, capture):
     contact = new_contact(team, capture, first_name="Fay")
     mail.outbox.clear()
     with capture(execute=True):
-        routing.contact_assign_directly(actor=None, contact=contact, membership=agents[1])
+        contact_assign_directly(actor=None, contact=contact, membership=agents[1])
     [to_new] = emails_to(agents[1].user.email)
     [to_old] = emails_to(agents[0].user.email)
     assert to_new.subject == "Fay was reassigned to you"
@@ -353,12 +369,21 @@ def test_follow_up_reminder_skipped_once_the_contact_moved_to_someone_else(team,
     with time_machine.travel(T0, tick=False):
         contact = new_contact(team, capture, first_name="Ivy")
         with capture(execute=True):
-            routing.contact_assign_directly(actor=None, contact=contact, membership=agents[1])
+            contact_assign_directly(actor=None, contact=contact, membership=agents[1])
     with time_machine.travel(T0 + timedelta(hours=1), tick=False), capture(execute=True):
         services.outbox_sweep()
-    reminder = rows(contact=contact, kind=Kind.FOLLOW_UP_REMINDER).get()
+    # The reminder for the member who had it is dropped; assigning by hand keeps the lead
+    # pool, so the new Agent gets the pool's reminder of their own.
+    reminder = rows(
+        contact=contact, kind=Kind.FOLLOW_UP_REMINDER, channel=Channel.EMAIL, membership=agents[0]
+    ).get()
     assert reminder.status == Status.SKIPPED
     assert "no longer assigned" in reminder.last_error
+    assert not [m for m in emails_to(agents[0].user.email) if m.subject.startswith("Reminder")]
+    theirs = rows(
+        contact=contact, kind=Kind.FOLLOW_UP_REMINDER, channel=Channel.EMAIL, membership=agents[1]
+    ).get()
+    assert theirs.next_attempt_at == T0 + timedelta(hours=1)
 
 
 def test_no_follow_up_reminder_when_the_rule_has_none(team, agent, capture):
@@ -444,7 +469,7 @@ def test_digests_leave_out_contacts_moved_away_or_already_emailed(team, agents, 
         moved = new_contact(team, capture, first_name="Moved")
         kept = new_contact(team, capture, first_name="Kept")
         with capture(execute=True):
-            routing.contact_assign_directly(actor=None, contact=moved, membership=agents[1])
+            contact_assign_directly(actor=None, contact=moved, membership=agents[1])
     with time_machine.travel(T0 + timedelta(hours=1), tick=False), capture(execute=True):
         assert services.digests_send() == 1
     [digest] = _digests(agents[0])

@@ -1,13 +1,17 @@
-"""django-q2 entry points and the schedules the migrations install."""
+"""django-q2 entry points and the schedules `manage.py setup_schedules` installs."""
+
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django_q.models import Schedule
 
 from notifications import tasks
 
 
-def test_schedules_for_sweep_and_digest_are_installed_by_migrations(run_data_migration):
-    run_data_migration("notifications.migrations.0002_schedules", "add_schedules")
+@pytest.mark.django_db
+def test_schedules_for_sweep_and_digest_are_installed_by_setup_schedules():
+    call_command("setup_schedules", stdout=StringIO())
     sweep = Schedule.objects.get(name="notifications-sweep")
     assert (sweep.func, sweep.schedule_type, sweep.minutes, sweep.repeats) == (
         "notifications.tasks.sweep",
@@ -16,7 +20,14 @@ def test_schedules_for_sweep_and_digest_are_installed_by_migrations(run_data_mig
         -1,
     )
     digest = Schedule.objects.get(name="notifications-digest")
-    assert (digest.func, digest.schedule_type) == ("notifications.tasks.send_digests", "H")
+    assert (digest.func, digest.schedule_type, digest.repeats) == (
+        "notifications.tasks.send_digests",
+        Schedule.HOURLY,
+        -1,
+    )
+    installed = list(Schedule.objects.order_by("pk").values())
+    call_command("setup_schedules", stdout=StringIO())
+    assert list(Schedule.objects.order_by("pk").values()) == installed
 
 
 @pytest.mark.django_db

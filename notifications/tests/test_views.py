@@ -173,7 +173,7 @@ def test_claim_after_the_window_shows_expired_and_changes_nothing(client, team, 
 
 def test_claim_after_the_offer_moved_on_says_so(client, blast, agents):
     contact, _offer, paths = blast
-    from routing.services import contact_reroute
+    from routing.manual import contact_reroute
 
     contact_reroute(actor=None, contact=contact)
     response = login(client, agents[0]).post(paths[agents[0]])

@@ -3,6 +3,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts.models import Contact
 from notifications import services
@@ -11,6 +12,7 @@ from notifications.models import AutoMessageKind, AutoMessageTemplate
 from notifications.tests.factories import AutoMessageTemplateFactory
 from notifications.tests.fixtures import emails_to
 from notifications.views_templates import auto_message_template_reset, auto_message_template_save
+from routing.signals import Assignment
 from teams.models import Role
 from teams.tests.factories import make_member
 
@@ -249,8 +251,17 @@ def test_auto_message_saved_wording_is_what_the_contact_gets(owner_client, team,
         [Contact(team=team, first_name="Jo", email="jo@example.net")]
     )
 
+    assignment = Assignment(
+        contact=contact,
+        membership_id=agent.pk,
+        member_name=agent.display_name,
+        previous_id=None,
+        previous_name="",
+        assigned_at=timezone.now(),
+        follow_up_hours=None,
+    )
     with capture(execute=True):
-        services.contact_assigned(contact=contact, membership=agent, previous=None, rule_id=None)
+        services.assignments_notify(assignments=[assignment])
 
     [welcome] = emails_to("jo@example.net")
     assert welcome.subject == "Hello from Alan Agent"

@@ -1,12 +1,16 @@
 """Routing admin: rules with assignees; offers, rotations and logs view-only."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
+from routing.groups import GroupAssignee, reassignment_group_create
 from routing.models import (
+    ContactRouting,
     LogEvent,
     Method,
     Offer,
@@ -16,12 +20,11 @@ from routing.models import (
     ReassignmentAssignee,
     ReassignmentGroup,
     Rotation,
-    RotationSlot,
     RoutingLog,
     RoutingRule,
+    RoutingStatus,
     RuleAssignee,
 )
-from routing.reassignment import GroupAssignee, reassignment_group_create
 from routing.tests.helpers import rule
 from teams.models import Plan, Team
 from teams.tests.factories import make_member, make_team
@@ -59,14 +62,27 @@ def make_offer(team, *, claimed=False, group=None) -> Offer:
     return offer
 
 
-def make_slot(team) -> RotationSlot:
-    """A slot in a new rule's rotation, or in a new reassignment group's, in turn."""
-    if RotationSlot.objects.count() % 2:
+_turn = itertools.count()
+
+
+def make_rotation(team) -> Rotation:
+    """A new rule's rotation, or a new reassignment group's, in turn, with turns taken."""
+    if next(_turn) % 2:
         add_groups(team, 1)
         rotation = team.reassignment_groups.latest("pk").rotation
     else:
         rotation = rule(team, f"Rule {team.routing_rules.count()}").rotation
-    return RotationSlot.objects.create(rotation=rotation, membership=make_member(team), count=3)
+    rotation.counts = {str(make_member(team).pk): 3, str(make_member(team).pk): 2}
+    rotation.turns = 5
+    rotation.save()
+    return rotation
+
+
+def make_routing(team, **fields) -> ContactRouting:
+    """A contact's routing row (written when the contact is stored), with `fields`."""
+    contact = ContactFactory(team=team)
+    ContactRouting.objects.filter(contact=contact).update(**fields)
+    return ContactRouting.objects.get(contact=contact)
 
 
 def make_log(team) -> RoutingLog:
@@ -74,7 +90,7 @@ def make_log(team) -> RoutingLog:
         team=team,
         contact=ContactFactory(team=team),
         event=LogEvent.ASSIGNED,
-        rule_name="Everyone",
+        source_name="Everyone",
         membership=make_member(team),
         reason="assigned",
     )
@@ -94,9 +110,15 @@ def add_offers(team, n):
         make_offer(team, claimed=bool(i % 2), group=None if i % 3 else group)
 
 
-def add_slots(team, n):
+def add_rotations(team, n):
     for _ in range(n):
-        make_slot(team)
+        make_rotation(team)
+
+
+def add_routings(team, n):
+    pool = rule(team, f"Rule {team.routing_rules.count()}")
+    for i in range(n):
+        make_routing(team, status=RoutingStatus.FAILED if i % 2 else RoutingStatus.HELD, rule=pool)
 
 
 def add_logs(team, n):
@@ -115,9 +137,9 @@ def add_logs(team, n):
         (ReassignmentAssignee, add_groups, 6),
         (Offer, add_offers, 8),  # + date hierarchy (2)
         (OfferRecipient, add_offers, 6),
-        (Rotation, add_slots, 6),
-        (RotationSlot, add_slots, 6),
+        (Rotation, add_rotations, 6),
         (RoutingLog, add_logs, 7),  # + date hierarchy (2), no total count
+        (ContactRouting, add_routings, 7),  # + date hierarchy (2), no total count
     ],
     ids=lambda value: getattr(value, "__name__", str(value)),
 )
@@ -230,13 +252,13 @@ def test_routing_admin_obeys_the_plan(staff_client, team, model, make, error):
 
 def test_routing_rule_admin_assignee_change_resets_the_rotation(staff_client, team, agent):
     everyone = rule(team, "Everyone", agent)
-    RotationSlot.objects.create(rotation=everyone.rotation, membership=agent, count=4)
+    Rotation.objects.filter(pk=everyone.rotation_id).update(counts={str(agent.pk): 4})
     url = admin_url(RoutingRule, "change", everyone.pk)
     data = form_data(staff_client.get(url))
 
     response = staff_client.post(url, {**data, "name": "Everyone, renamed"})
     assert response.status_code == 302
-    assert everyone.rotation.slots.exists()
+    assert Rotation.objects.get(pk=everyone.rotation_id).member_counts() == {agent.pk: 4}
 
     newcomer = make_member(team)
     data.update(
@@ -251,8 +273,8 @@ def test_routing_rule_admin_assignee_change_resets_the_rotation(staff_client, te
     response = staff_client.post(url, data)
 
     assert response.status_code == 302
-    assert not everyone.rotation.slots.exists()
     everyone.rotation.refresh_from_db()
+    assert everyone.rotation.member_counts() == {}
     assert everyone.rotation.epoch == 1
 
 
@@ -276,7 +298,7 @@ def test_routing_rule_admin_keeps_the_default_rule(staff_client, team, agent):
 
 def test_rule_assignee_admin_delete_resets_the_rotation(staff_client, team, agent):
     everyone = rule(team, "Everyone", agent, make_member(team))
-    RotationSlot.objects.create(rotation=everyone.rotation, membership=agent, count=4)
+    Rotation.objects.filter(pk=everyone.rotation_id).update(counts={str(agent.pk): 4})
     assignee = everyone.assignees.get(membership=agent)
     assert staff_client.get(admin_url(RuleAssignee, "add")).status_code == 403
 
@@ -284,7 +306,9 @@ def test_rule_assignee_admin_delete_resets_the_rotation(staff_client, team, agen
 
     assert response.status_code == 302
     assert everyone.assignees.count() == 1
-    assert not everyone.rotation.slots.exists()
+    everyone.rotation.refresh_from_db()
+    assert everyone.rotation.member_counts() == {}
+    assert everyone.rotation.epoch == 1
 
 
 # --- reassignment groups ------------------------------------------------------------
@@ -346,7 +370,7 @@ def test_reassignment_group_admin_rejects(staff_client, team, outsider, change, 
 def test_reassignment_group_admin_keeps_a_group_in_use(staff_client, team):
     add_groups(team, 2)
     busy, idle = team.reassignment_groups.order_by("pk")
-    ContactFactory(team=team, reassigning_to=busy)
+    make_routing(team, reassigning_to=busy)
     assert staff_client.get(admin_url(ReassignmentGroup, "delete", busy.pk)).status_code == 403
 
     response = staff_client.post(admin_url(ReassignmentGroup, "delete", idle.pk), {"post": "yes"})
@@ -364,9 +388,9 @@ def test_reassignment_group_admin_keeps_a_group_in_use(staff_client, team):
     [
         (Offer, make_offer),
         (OfferRecipient, lambda team: make_offer(team).offer_recipients.get()),
-        (Rotation, lambda team: make_slot(team).rotation),
-        (RotationSlot, make_slot),
+        (Rotation, make_rotation),
         (RoutingLog, make_log),
+        (ContactRouting, lambda team: make_routing(team, status=RoutingStatus.HELD)),
     ],
 )
 def test_routing_system_records_are_view_only(staff_client, team, model, row):
@@ -377,3 +401,52 @@ def test_routing_system_records_are_view_only(staff_client, team, model, row):
     assert response.status_code == 200
     assert not response.context["has_change_permission"]
     assert b"delete_selected" not in staff_client.get(admin_url(model)).content
+
+
+# --- what routing adds to the admin -------------------------------------------------
+
+
+def test_rotation_admin_shows_the_turn_counts(staff_client, team, agent, admin_member):
+    everyone = rule(team, "Everyone", agent, admin_member)
+    Rotation.objects.filter(pk=everyone.rotation_id).update(
+        counts={str(agent.pk): 3, str(admin_member.pk): 1}, turns=4
+    )
+
+    listing = staff_client.get(admin_url(Rotation), {"q": "Everyone"})
+    change = staff_client.get(admin_url(Rotation, "change", everyone.rotation_id))
+
+    [row] = listing.context["cl"].result_list
+    assert row.pk == everyone.rotation_id
+    html = listing.content.decode()
+    assert f'<a href="{admin_url(RoutingRule, "change", everyone.pk)}">Acme Realty: Everyone</a>' in html
+    assert '<td class="field-member_count">2</td>' in html
+    body = change.content.decode()
+    assert f"&quot;{agent.pk}&quot;: 3" in body
+    assert f"&quot;{admin_member.pk}&quot;: 1" in body
+
+
+def test_team_admin_counts_contacts_and_rules_with_links(staff_client, team, agent, outsider):
+    rule(team, "Everyone", agent)
+    ContactFactory.create_batch(3, team=team)
+    ContactFactory(team=outsider.team)
+
+    response = staff_client.get(admin_url(Team))
+
+    [ours] = [t for t in response.context["cl"].result_list if t.pk == team.pk]
+    assert (ours.n_contacts, ours.n_rules) == (3, 2)  # the Default Rule counts
+    html = response.content.decode()
+    assert f"{admin_url(Contact)}?team__id__exact={team.pk}" in html
+    assert f"{admin_url(RoutingRule)}?team__id__exact={team.pk}" in html
+
+
+def test_contact_routing_admin_lists_state_and_filters_by_status(staff_client, team, agent):
+    pool = rule(team, "Pool", agent)
+    held = make_routing(team, status=RoutingStatus.HELD, rule=pool)
+    make_routing(team, status=RoutingStatus.FAILED, error="boom")
+
+    response = staff_client.get(admin_url(ContactRouting), {"status__exact": "held"})
+
+    assert list(response.context["cl"].result_list) == [held]
+    html = response.content.decode()
+    assert "Held" in html
+    assert "Pool" in html

@@ -1,4 +1,9 @@
-"""Table-driven tests for the pure routing engine: no database, fixed aware datetimes."""
+"""Table-driven tests for the pure routing engine: no database, fixed aware datetimes.
+
+Ported from the tests of the old single-module engine (select_rule / pick_next /
+blast_recipients / offer_deadline): every behaviour those tables pinned is checked here
+through the new functions (route, distribute, pick_round_robin, screen, eligibility).
+"""
 
 from __future__ import annotations
 
@@ -10,30 +15,43 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from routing import engine
 from routing.engine import (
+    ASSIGN,
     ASSIGN_DIRECTLY,
     BLAST,
+    FELL_THROUGH,
     LEAST_OPEN,
+    MATCHED,
     NEXT_UP,
+    NOBODY,
+    NOT_MATCHED,
+    OFFER,
+    OWNER_HOW,
     PLAN_METHODS,
+    REASON_SHORT,
     REASON_TEXT,
     ROUND_ROBIN,
+    RULE,
+    SKIPPED,
+    TEMPORARY,
     Candidate,
     ContactFacts,
     Criteria,
-    Rule,
+    Live,
     Skip,
     SkipReason,
+    Source,
+    TeamRules,
     WorkingHours,
-    blast_recipients,
     default_rule_pool,
+    distribute,
     eligibility,
-    is_expired,
     match_criteria,
     method_allowed,
-    offer_deadline,
-    pick_next,
-    select_rule,
+    pick_least_open,
+    pick_round_robin,
+    screen,
     within_hours,
 )
 
@@ -54,9 +72,38 @@ def member(mid: int, **kwargs) -> Candidate:
     return Candidate(membership_id=mid, name=f"m{mid}", **kwargs)
 
 
-def rule(rid: int = 1, method: str = ROUND_ROBIN, **kwargs) -> Rule:
+def rule(rid: int = 1, method: str = ROUND_ROBIN, **kwargs) -> Source:
+    """A rule whose rotation id equals its id (turn counts in a Live are per rotation)."""
     kwargs.setdefault("position", rid)
-    return Rule(id=rid, name=f"rule {rid}", method=method, **kwargs)
+    kwargs.setdefault("rotation_id", rid)
+    return Source(kind=RULE, id=rid, name=f"rule {rid}", method=method, **kwargs)
+
+
+def staffed(rid: int = 1, method: str = ROUND_ROBIN, **kwargs) -> Source:
+    """A rule with one available member, m<rid>: it takes the contact whenever it matches."""
+    return rule(rid, method, candidates=(member(rid),), **kwargs)
+
+
+def live(
+    counts: dict[int, int] | None = None,
+    *,
+    rotation: int = 1,
+    open_contacts: dict[int, int] | None = None,
+    last_assigned: dict[int, datetime] | None = None,
+) -> Live:
+    """Turn counts of one rotation (rule 1's by default), open contacts, last assignments."""
+    return Live(
+        counts={rotation: dict(counts or {})},
+        open_contacts=dict(open_contacts or {}),
+        last_assigned=dict(last_assigned or {}),
+    )
+
+
+def team(rules, *, plan: str = "basic", owner: int | None = None) -> TeamRules:
+    names = {c.membership_id: c.name for r in rules for c in r.candidates}
+    if owner is not None:
+        names[owner] = "Owner"
+    return TeamRules(plan=plan, rules=tuple(rules), owner_id=owner, names=names)
 
 
 # --- plans -------------------------------------------------------------------------------------
@@ -83,7 +130,25 @@ def test_plan_methods_lists_exactly_the_three_plans():
 def test_reason_text_covers_every_skip_reason():
     reasons = {v for k, v in vars(SkipReason).items() if not k.startswith("_")}
     assert set(REASON_TEXT) == reasons
+    assert set(REASON_SHORT) == reasons
     assert REASON_TEXT[SkipReason.PAUSED] == "paused or on vacation"
+    assert REASON_TEXT[SkipReason.CURRENT_AGENT] == (
+        "holds the contact now: it is being reassigned away from them"
+    )
+
+
+def test_not_turn_is_gone_available_members_are_counted_not_listed():
+    assert not hasattr(SkipReason, "NOT_TURN")
+    assert "not_turn" not in REASON_TEXT
+
+
+def test_temporary_reasons_are_the_ones_that_pass_by_themselves():
+    assert {
+        SkipReason.PAUSED,
+        SkipReason.OFFLINE,
+        SkipReason.OUTSIDE_HOURS,
+        SkipReason.OVER_CAPACITY,
+    } == TEMPORARY
 
 
 # --- working hours -----------------------------------------------------------------------------
@@ -436,206 +501,270 @@ def test_match_criteria_reason_truncates_long_lists():
     assert reason == "source 'x' is not one of: s00, s01, s02, s03, s04, s05, s06, s07, ..."
 
 
-# --- select_rule -------------------------------------------------------------------------------
+# --- rule selection, through engine.route ------------------------------------------------------
+# The old select_rule is gone: route walks the rules and distributes in one pass. Every rule
+# here has one available member, so the rule that is selected is the rule that takes the
+# contact, and the trail of steps is the old trail of rule evaluations.
 
 ZILLOW = ContactFacts(source="Zillow")
 MATCH_ZILLOW = Criteria(sources=("zillow",))
 MATCH_WEB = Criteria(sources=("website",))
-DEFAULT = rule(99, ROUND_ROBIN, position=0, is_default=True)
+DEFAULT = staffed(99, ROUND_ROBIN, position=0, is_default=True)
 
 
-def outcomes(selection) -> list[tuple[int, str]]:
-    return [(e.rule_id, e.outcome) for e in selection.evaluations]
+def trail(decision) -> list[tuple[int, str]]:
+    return [(s.source_id, s.outcome) for s in decision.steps]
+
+
+def chosen_rule(decision) -> int | None:
+    return decision.source.id if decision.source else None
 
 
 @pytest.mark.parametrize(
-    ("rules", "chosen", "trail"),
+    ("rules", "chosen", "steps"),
     [
         pytest.param(
-            [rule(1, criteria=MATCH_ZILLOW), DEFAULT], 1, [(1, "matched")], id="first-rule-matches"
+            [staffed(1, criteria=MATCH_ZILLOW), DEFAULT],
+            1,
+            [(1, MATCHED)],
+            id="first-rule-matches",
         ),
         pytest.param(
-            [rule(1, criteria=MATCH_WEB), rule(2, criteria=MATCH_ZILLOW), DEFAULT],
+            [staffed(1, criteria=MATCH_WEB), staffed(2, criteria=MATCH_ZILLOW), DEFAULT],
             2,
-            [(1, "not_matched"), (2, "matched")],
+            [(1, NOT_MATCHED), (2, MATCHED)],
             id="second-rule-matches",
         ),
         pytest.param(
-            [rule(1, criteria=MATCH_ZILLOW), rule(2, criteria=MATCH_ZILLOW), DEFAULT],
+            [staffed(1, criteria=MATCH_ZILLOW), staffed(2, criteria=MATCH_ZILLOW), DEFAULT],
             1,
-            [(1, "matched")],
+            [(1, MATCHED)],
             id="stops-after-first-match",
         ),
         pytest.param(
             [
-                rule(2, position=1, criteria=MATCH_ZILLOW),
-                rule(1, position=5, criteria=MATCH_ZILLOW),
+                staffed(2, position=1, criteria=MATCH_ZILLOW),
+                staffed(1, position=5, criteria=MATCH_ZILLOW),
                 DEFAULT,
             ],
             2,
-            [(2, "matched")],
+            [(2, MATCHED)],
             id="position-beats-id",
         ),
         pytest.param(
             [
-                rule(7, position=1, criteria=MATCH_ZILLOW),
-                rule(3, position=1, criteria=MATCH_ZILLOW),
+                staffed(7, position=1, criteria=MATCH_ZILLOW),
+                staffed(3, position=1, criteria=MATCH_ZILLOW),
             ],
             3,
-            [(3, "matched")],
+            [(3, MATCHED)],
             id="equal-position-lower-id-first",
         ),
         pytest.param(
-            [DEFAULT, rule(1, criteria=MATCH_ZILLOW)],
+            [DEFAULT, staffed(1, criteria=MATCH_ZILLOW)],
             1,
-            [(1, "matched")],
+            [(1, MATCHED)],
             id="default-listed-first-still-last",
         ),
         pytest.param(
-            [rule(1, criteria=MATCH_ZILLOW, is_paused=True), rule(2), DEFAULT],
+            [staffed(1, criteria=MATCH_ZILLOW, is_paused=True), staffed(2), DEFAULT],
             2,
-            [(1, "skipped"), (2, "matched")],
+            [(1, SKIPPED), (2, MATCHED)],
             id="paused-skipped",
         ),
         pytest.param(
-            [rule(1, NEXT_UP, criteria=MATCH_ZILLOW), rule(2), DEFAULT],
+            [staffed(1, NEXT_UP, criteria=MATCH_ZILLOW), staffed(2), DEFAULT],
             2,
-            [(1, "skipped"), (2, "matched")],
+            [(1, SKIPPED), (2, MATCHED)],
             id="plan-gated-skipped",
         ),
         pytest.param(
-            [rule(1, criteria=MATCH_WEB), DEFAULT],
+            [staffed(1, criteria=MATCH_WEB), DEFAULT],
             99,
-            [(1, "not_matched"), (99, "matched")],
+            [(1, NOT_MATCHED), (99, MATCHED)],
             id="falls-to-default",
         ),
-        pytest.param([DEFAULT], 99, [(99, "matched")], id="only-default"),
-        pytest.param([rule(1, criteria=MATCH_WEB)], None, [(1, "not_matched")], id="no-default"),
+        pytest.param([DEFAULT], 99, [(99, MATCHED)], id="only-default"),
+        pytest.param([staffed(1, criteria=MATCH_WEB)], None, [(1, NOT_MATCHED)], id="no-default"),
         pytest.param([], None, [], id="no-rules"),
     ],
 )
-def test_select_rule_table(rules, chosen, trail):
-    selection = select_rule(rules, ZILLOW, MON_14, plan="basic")
-    assert (selection.rule.id if selection.rule else None) == chosen
-    assert outcomes(selection) == trail
+def test_route_rule_selection_table(rules, chosen, steps):
+    decision = engine.route(team(rules), ZILLOW, MON_14, Live())
+    assert chosen_rule(decision) == chosen
+    assert trail(decision) == steps
+    if chosen is None:
+        # No rule took it and the team has no owner to fall back to.
+        assert (decision.action, decision.member_id) == (NOBODY, None)
+    else:
+        assert (decision.action, decision.member_id) == (ASSIGN, chosen)
 
 
 @pytest.mark.parametrize(
-    ("exclude", "chosen", "trail"),
+    ("tried", "chosen", "steps"),
     [
-        ((), 1, [(1, "matched")]),
-        ((1,), 2, [(1, "skipped"), (2, "matched")]),
-        ((1, 2), 99, [(1, "skipped"), (2, "skipped"), (99, "matched")]),
-        ((1, 2, 99), None, [(1, "skipped"), (2, "skipped"), (99, "skipped")]),
+        ((), 1, [(1, MATCHED)]),
+        ((1,), 2, [(1, SKIPPED), (2, MATCHED)]),
+        ((1, 2), 99, [(1, SKIPPED), (2, SKIPPED), (99, MATCHED)]),
+        ((1, 2, 99), None, [(1, SKIPPED), (2, SKIPPED), (99, SKIPPED)]),
     ],
 )
-def test_select_rule_exclude_rule_ids_fall_through(exclude, chosen, trail):
-    rules = [rule(1, criteria=MATCH_ZILLOW), rule(2), DEFAULT]
-    selection = select_rule(rules, ZILLOW, MON_14, plan="basic", exclude_rule_ids=exclude)
-    assert (selection.rule.id if selection.rule else None) == chosen
-    assert outcomes(selection) == trail
+def test_route_tried_rules_fall_through(tried, chosen, steps):
+    rules = [staffed(1, criteria=MATCH_ZILLOW), staffed(2), DEFAULT]
+    decision = engine.route(team(rules), ZILLOW, MON_14, Live(), tried=set(tried))
+    assert chosen_rule(decision) == chosen
+    assert trail(decision) == steps
+    assert decision.tried == frozenset(tried)
 
 
 @pytest.mark.parametrize(
-    ("plan", "method", "selected"),
+    ("plan", "method", "selected", "action"),
     [
-        ("basic", NEXT_UP, 99),
-        ("basic", BLAST, 99),
-        ("pro", NEXT_UP, 1),
-        ("pro", BLAST, 99),
-        ("premier", BLAST, 1),
-        ("basic", LEAST_OPEN, 1),
+        ("basic", NEXT_UP, 99, ASSIGN),
+        ("basic", BLAST, 99, ASSIGN),
+        ("pro", NEXT_UP, 1, OFFER),
+        ("pro", BLAST, 99, ASSIGN),
+        ("premier", BLAST, 1, OFFER),
+        ("basic", LEAST_OPEN, 1, ASSIGN),
     ],
 )
-def test_select_rule_plan_gating(plan, method, selected):
-    selection = select_rule([rule(1, method), DEFAULT], ZILLOW, MON_14, plan=plan)
-    assert selection.rule.id == selected
+def test_route_plan_gating(plan, method, selected, action):
+    decision = engine.route(team([staffed(1, method), DEFAULT], plan=plan), ZILLOW, MON_14, Live())
+    assert (decision.source.id, decision.action) == (selected, action)
 
 
-def test_select_rule_reasons():
+def test_route_step_reasons():
     rules = [
-        rule(1, is_paused=True),
-        rule(2, BLAST),
-        rule(3, criteria=MATCH_WEB),
-        rule(4, criteria=MATCH_ZILLOW, position=10),
+        staffed(1, is_paused=True),
+        staffed(2, BLAST),
+        staffed(3, criteria=MATCH_WEB),
+        staffed(4, criteria=MATCH_ZILLOW, position=10),
         DEFAULT,
     ]
-    selection = select_rule(rules, ZILLOW, MON_14, plan="basic", exclude_rule_ids={4})
-    assert [(e.rule_name, e.outcome, e.reason, e.criterion) for e in selection.evaluations] == [
-        ("rule 1", "skipped", "rule is paused", ""),
-        ("rule 2", "skipped", "method Blast Alert is not in the Basic plan", ""),
-        ("rule 3", "not_matched", "source 'Zillow' is not one of: website", "source"),
-        ("rule 4", "skipped", "already tried for this contact", ""),
-        ("rule 99", "matched", "no earlier rule matched: default rule (catch-all)", ""),
+    decision = engine.route(team(rules), ZILLOW, MON_14, Live(), tried={4})
+    assert [(s.name, s.outcome, s.reason, s.criterion) for s in decision.steps] == [
+        ("rule 1", SKIPPED, "rule is paused", ""),
+        ("rule 2", SKIPPED, "method Blast Alert is not in the Basic plan", ""),
+        ("rule 3", NOT_MATCHED, "source 'Zillow' is not one of: website", "source"),
+        ("rule 4", SKIPPED, "already tried for this contact", ""),
+        ("rule 99", MATCHED, "no earlier rule matched: default rule (catch-all)", ""),
     ]
+    assert all(s.kind == RULE for s in decision.steps)
 
 
-def test_select_rule_first_match_reason():
-    selection = select_rule([rule(1, criteria=MATCH_ZILLOW)], ZILLOW, MON_14, plan="basic")
-    assert selection.evaluations[0].reason == "matched all criteria"
+def test_route_first_match_reason():
+    decision = engine.route(team([staffed(1, criteria=MATCH_ZILLOW)]), ZILLOW, MON_14, Live())
+    assert decision.steps[0].reason == "matched all criteria"
 
 
-def test_select_rule_default_is_never_paused():
-    paused_default = rule(99, is_default=True, is_paused=True)
-    assert select_rule([paused_default], ZILLOW, MON_14, plan="basic").rule == paused_default
+def test_route_default_is_never_paused():
+    paused_default = staffed(99, is_default=True, is_paused=True)
+    decision = engine.route(team([paused_default]), ZILLOW, MON_14, Live())
+    assert decision.source == paused_default
+    assert (decision.action, decision.member_id) == (ASSIGN, 99)
 
 
-def test_select_rule_default_outside_plan_gives_no_rule():
-    selection = select_rule([rule(99, BLAST, is_default=True)], ZILLOW, MON_14, plan="pro")
-    assert selection.rule is None
-    assert selection.evaluations[-1].reason == "method Blast Alert is not in the Pro plan"
+@pytest.mark.parametrize(("owner", "action"), [(None, NOBODY), (7, ASSIGN)])
+def test_route_default_outside_plan_gives_no_rule(owner, action):
+    default = staffed(99, BLAST, is_default=True)
+    decision = engine.route(team([default], plan="pro", owner=owner), ZILLOW, MON_14, Live())
+    assert decision.source is None
+    assert (decision.action, decision.member_id) == (action, owner)
+    assert (decision.steps[-1].outcome, decision.steps[-1].reason) == (
+        SKIPPED,
+        "method Blast Alert is not in the Pro plan",
+    )
 
 
-def test_select_rule_rejects_two_default_rules():
+def test_route_rejects_two_default_rules():
+    rules = [DEFAULT, staffed(98, is_default=True)]
     with pytest.raises(ValueError, match="default"):
-        select_rule([DEFAULT, rule(98, is_default=True)], ZILLOW, MON_14, plan="basic")
+        engine.route(team(rules), ZILLOW, MON_14, Live())
 
 
 # --- eligibility -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("rule_kwargs", "candidate_kwargs", "expected"),
+    ("rule_kwargs", "candidate_kwargs", "open_contacts", "expected"),
     [
-        pytest.param({}, {}, None, id="eligible"),
-        pytest.param({}, {"is_active": False}, SkipReason.INACTIVE, id="inactive"),
-        pytest.param({}, {"is_paused": True}, SkipReason.PAUSED, id="paused"),
-        pytest.param({"skip_paused": False}, {"is_paused": True}, None, id="paused-allowed"),
-        pytest.param({"only_online": True}, {"is_online": False}, SkipReason.OFFLINE, id="offline"),
-        pytest.param({}, {"is_online": False}, None, id="offline-allowed"),
+        pytest.param({}, {}, 0, None, id="eligible"),
+        pytest.param({}, {"is_active": False}, 0, SkipReason.INACTIVE, id="inactive"),
+        pytest.param({}, {"paused": True}, 0, SkipReason.PAUSED, id="paused"),
+        pytest.param({"skip_paused": False}, {"paused": True}, 0, None, id="paused-allowed"),
+        pytest.param(
+            {},
+            {"paused": True, "paused_until": MON_14 + timedelta(minutes=1)},
+            0,
+            SkipReason.PAUSED,
+            id="paused-until-later",
+        ),
+        pytest.param({}, {"paused": True, "paused_until": MON_14}, 0, None, id="pause-ends-now"),
+        pytest.param(
+            {},
+            {"paused": True, "paused_until": MON_14 - timedelta(days=1)},
+            0,
+            None,
+            id="pause-ended",
+        ),
+        pytest.param(
+            {}, {"paused_until": MON_14 + timedelta(days=1)}, 0, None, id="until-without-pause"
+        ),
+        pytest.param(
+            {"only_online": True}, {"is_online": False}, 0, SkipReason.OFFLINE, id="offline"
+        ),
+        pytest.param({}, {"is_online": False}, 0, None, id="offline-allowed"),
         pytest.param(
             {},
             {"working_hours": WorkingHours(frozenset({5}), time(9), time(17), NY)},
+            0,
             SkipReason.OUTSIDE_HOURS,
             id="outside-hours",
         ),
-        pytest.param({}, {"working_hours": NINE_TO_FIVE_NY}, None, id="inside-hours"),
-        pytest.param(
-            {}, {"open_contacts": 5, "capacity": 5}, SkipReason.OVER_CAPACITY, id="at-capacity"
-        ),
-        pytest.param({}, {"open_contacts": 4, "capacity": 5}, None, id="under-capacity"),
-        pytest.param(
-            {}, {"open_contacts": 0, "capacity": 0}, SkipReason.OVER_CAPACITY, id="zero-capacity"
-        ),
-        pytest.param({}, {"open_contacts": 500}, None, id="no-capacity-limit"),
-        pytest.param(
-            {"respect_capacity": False},
-            {"open_contacts": 9, "capacity": 5},
-            None,
-            id="capacity-ignored",
-        ),
+        pytest.param({}, {"working_hours": NINE_TO_FIVE_NY}, 0, None, id="inside-hours"),
+        pytest.param({}, {"capacity": 5}, 5, SkipReason.OVER_CAPACITY, id="at-capacity"),
+        pytest.param({}, {"capacity": 5}, 4, None, id="under-capacity"),
+        pytest.param({}, {"capacity": 0}, 0, SkipReason.OVER_CAPACITY, id="zero-capacity"),
+        pytest.param({}, {}, 500, None, id="no-capacity-limit"),
+        pytest.param({"respect_capacity": False}, {"capacity": 5}, 9, None, id="capacity-ignored"),
     ],
 )
-def test_eligibility_each_reason(rule_kwargs, candidate_kwargs, expected):
-    assert eligibility(rule(**rule_kwargs), member(1, **candidate_kwargs), MON_14) == expected
+def test_eligibility_each_reason(rule_kwargs, candidate_kwargs, open_contacts, expected):
+    now_live = live(open_contacts={1: open_contacts})
+    assert eligibility(rule(**rule_kwargs), member(1, **candidate_kwargs), MON_14, now_live) == (
+        expected
+    )
+
+
+def test_eligibility_reads_open_contacts_of_that_member_only():
+    busy_other = live(open_contacts={2: 9})
+    assert eligibility(rule(), member(1, capacity=1), MON_14, busy_other) is None
+    assert eligibility(rule(), member(2, capacity=1), MON_14, busy_other) == (
+        SkipReason.OVER_CAPACITY
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "lapsed", "expected"),
+    [
+        (None, (), None),
+        (1, (), SkipReason.CURRENT_AGENT),
+        (2, (), None),
+        (None, (1,), SkipReason.ALREADY_OFFERED),
+        (None, (2,), None),
+        (1, (1,), SkipReason.CURRENT_AGENT),
+    ],
+)
+def test_eligibility_current_agent_and_lapsed(current, lapsed, expected):
+    reason = eligibility(rule(), member(1), MON_14, Live(), lapsed=set(lapsed), current=current)
+    assert reason == expected
 
 
 ALL_BAD = {
     "is_active": False,
-    "is_paused": True,
+    "paused": True,
     "is_online": False,
     "working_hours": WorkingHours(frozenset({5}), time(9), time(17), NY),
-    "open_contacts": 3,
     "capacity": 1,
 }
 
@@ -645,15 +774,51 @@ ALL_BAD = {
     [
         ((), SkipReason.INACTIVE),
         (("is_active",), SkipReason.PAUSED),
-        (("is_active", "is_paused"), SkipReason.OFFLINE),
-        (("is_active", "is_paused", "is_online"), SkipReason.OUTSIDE_HOURS),
-        (("is_active", "is_paused", "is_online", "working_hours"), SkipReason.OVER_CAPACITY),
+        (("is_active", "paused"), SkipReason.OFFLINE),
+        (("is_active", "paused", "is_online"), SkipReason.OUTSIDE_HOURS),
+        (("is_active", "paused", "is_online", "working_hours"), SkipReason.OVER_CAPACITY),
+        (
+            ("is_active", "paused", "is_online", "working_hours", "capacity"),
+            SkipReason.CURRENT_AGENT,
+        ),
+        (
+            ("is_active", "paused", "is_online", "working_hours", "capacity", "current"),
+            SkipReason.ALREADY_OFFERED,
+        ),
+        (
+            ("is_active", "paused", "is_online", "working_hours", "capacity", "current", "lapsed"),
+            None,
+        ),
     ],
 )
 def test_eligibility_check_order(fixed, expected):
-    good = {"is_active": True, "is_paused": False, "is_online": True, "working_hours": None}
-    kwargs = ALL_BAD | {k: good[k] for k in fixed}
-    assert eligibility(rule(only_online=True), member(1, **kwargs), MON_14) == expected
+    good = {
+        "is_active": True,
+        "paused": False,
+        "is_online": True,
+        "working_hours": None,
+        "capacity": None,
+    }
+    kwargs = ALL_BAD | {k: good[k] for k in fixed if k in good}
+    current = None if "current" in fixed else 1
+    lapsed = set() if "lapsed" in fixed else {1}
+    reason = eligibility(
+        rule(only_online=True),
+        member(1, **kwargs),
+        MON_14,
+        live(open_contacts={1: 3}),
+        lapsed=lapsed,
+        current=current,
+    )
+    assert reason == expected
+
+
+def test_screen_splits_candidates_in_listed_order():
+    candidates = (member(3), member(1, paused=True), member(2), member(4, is_active=False))
+    eligible, skipped = screen(rule(candidates=candidates), MON_14, Live())
+    assert [c.membership_id for c in eligible] == [3, 2]
+    assert skipped == (Skip(1, "m1", SkipReason.PAUSED), Skip(4, "m4", SkipReason.INACTIVE))
+    assert skipped[0].text == "m1: paused or on vacation"
 
 
 # --- round robin / next up ---------------------------------------------------------------------
@@ -666,27 +831,27 @@ def simulate(
     paused: Callable[[int, int], bool] = lambda step, index: False,
     method: str = ROUND_ROBIN,
 ):
-    """Route `picks` contacts, storing `chosen_count` as the service would; yield each step."""
-    counts = [0] * len(weights)
+    """Distribute `picks` contacts, storing the returned count as the writer does; yield each
+    step as (index of the chosen member, every member's count after the pick)."""
+    state = Live()
     for step in range(picks):
         candidates = tuple(
-            member(i + 1, position=i, weight=w, count=counts[i], is_paused=paused(step, i))
+            member(i + 1, position=i, weight=w, paused=paused(step, i))
             for i, w in enumerate(weights)
         )
-        pick = pick_next(rule(method=method, candidates=candidates), MON_14)
-        index = pick.chosen.position
-        counts[index] = pick.chosen_count
-        yield index, tuple(counts)
+        dist = distribute(rule(method=method, candidates=candidates), MON_14, state)
+        state.counts.setdefault(1, {})[dist.member_id] = dist.count
+        yield dist.member_id - 1, tuple(state.count(1, i + 1) for i in range(len(weights)))
 
 
 @pytest.mark.parametrize("method", [ROUND_ROBIN, NEXT_UP])
-def test_pick_next_rotates_in_listed_order(method):
+def test_distribute_rotates_in_listed_order(method):
     order = [index for index, _ in simulate((1, 1, 1), 7, method=method)]
     assert order == [0, 1, 2, 0, 1, 2, 0]
 
 
 @pytest.mark.parametrize("size", [2, 3, 5, 7])
-def test_pick_next_equal_weights_never_differ_by_more_than_one(size):
+def test_rotation_equal_weights_never_differ_by_more_than_one(size):
     for _, counts in simulate((1,) * size, 200):
         assert max(counts) - min(counts) <= 1
 
@@ -694,25 +859,25 @@ def test_pick_next_equal_weights_never_differ_by_more_than_one(size):
 @pytest.mark.parametrize(
     "weights", [(50, 30, 20), (20, 30, 50), (70, 20, 10), (90, 5, 5), (60, 25, 10, 5), (40, 60)]
 )
-def test_pick_next_weights_give_exact_shares_after_100(weights):
+def test_rotation_weights_give_exact_shares_after_100(weights):
     *_, (_, counts) = simulate(weights, 100)
     assert counts == weights
 
 
-def test_pick_next_weighted_counts_stay_within_one_of_share_every_step():
+def test_rotation_weighted_counts_stay_within_one_of_share_every_step():
     weights = (50, 30, 20)
     for n, (_, counts) in enumerate(simulate(weights, 300), start=1):
         for count, weight in zip(counts, weights, strict=True):
             assert abs(count - weight * n / 100) <= 1
 
 
-def test_pick_next_skipped_member_keeps_turn():
+def test_rotation_skipped_member_keeps_turn():
     # The last-listed member is paused exactly when due; back at the next pick, they go first.
     order = [i for i, _ in simulate((1, 1, 1), 6, paused=lambda step, i: i == 2 and step == 2)]
     assert order == [0, 1, 0, 2, 1, 2]
 
 
-def test_pick_next_returner_after_long_pause_takes_one_turn_then_rotation_is_even():
+def test_rotation_returner_after_long_pause_takes_one_turn_then_rotation_is_even():
     steps = list(simulate((1, 1, 1), 40, paused=lambda step, i: i == 2 and step < 10))
     order = [i for i, _ in steps]
     assert order[:10] == [0, 1] * 5
@@ -724,180 +889,259 @@ def test_pick_next_returner_after_long_pause_takes_one_turn_then_rotation_is_eve
 
 
 @pytest.mark.parametrize("who", [0, 1, 2])
-def test_pick_next_returner_never_gets_three_in_a_row(who):
+def test_rotation_returner_never_gets_three_in_a_row(who):
     order = [i for i, _ in simulate((1, 1, 1), 60, paused=lambda step, i: i == who and step < 31)]
     assert order[31] == who
     assert max(len(list(run)) for _, run in itertools.groupby(order[31:])) <= 2
 
 
-def test_pick_next_chosen_count_lifts_returner_to_one_behind_others():
-    candidates = (member(1, count=5), member(2, count=6), member(3, count=0, position=9))
-    pick = pick_next(rule(candidates=candidates), MON_14)
-    assert (pick.chosen.membership_id, pick.chosen_count) == (3, 5)
+def test_pick_round_robin_count_lifts_returner_to_one_behind_others():
+    candidates = (member(1), member(2), member(3, position=9))
+    chosen, count = pick_round_robin(candidates, {1: 5, 2: 6, 3: 0})
+    assert (chosen.membership_id, count) == (3, 5)
 
 
-def test_pick_next_chosen_count_is_count_plus_one_in_normal_rotation():
-    candidates = (member(1, count=3), member(2, count=2), member(3, count=3))
-    pick = pick_next(rule(candidates=candidates), MON_14)
-    assert (pick.chosen.membership_id, pick.chosen_count) == (2, 3)
+def test_pick_round_robin_count_is_count_plus_one_in_normal_rotation():
+    candidates = (member(1), member(2), member(3))
+    chosen, count = pick_round_robin(candidates, {1: 3, 2: 2, 3: 3})
+    assert (chosen.membership_id, count) == (2, 3)
+
+
+@pytest.mark.parametrize("method", [ROUND_ROBIN, NEXT_UP])
+def test_distribute_reads_counts_of_the_sources_rotation_only(method):
+    candidates = (member(1), member(2), member(3, position=9))
+    counts = Live(counts={1: {1: 9, 2: 9}, 5: {1: 5, 2: 6, 3: 0}})
+    dist = distribute(rule(method=method, candidates=candidates, rotation_id=5), MON_14, counts)
+    assert (dist.member_id, dist.count) == (3, 5)
+    assert counts.counts == {1: {1: 9, 2: 9}, 5: {1: 5, 2: 6, 3: 0}}  # decides, never writes
 
 
 @pytest.mark.parametrize(
-    ("candidates", "chosen"),
+    ("candidates", "counts", "chosen"),
     [
-        pytest.param((member(1, position=2), member(2, position=1)), 2, id="position-tie-break"),
-        pytest.param((member(5, position=0), member(3, position=0)), 3, id="id-tie-break"),
-        pytest.param((member(1, count=1), member(2, count=0)), 2, id="lowest-count"),
+        pytest.param(
+            (member(1, position=2), member(2, position=1)), {}, 2, id="position-tie-break"
+        ),
+        pytest.param((member(5, position=0), member(3, position=0)), {}, 3, id="id-tie-break"),
+        pytest.param((member(1), member(2)), {1: 1, 2: 0}, 2, id="lowest-count"),
+        pytest.param((member(1), member(2)), {1: 1}, 2, id="missing-count-is-zero"),
         # m1 weight 3 with 2 turns scores 1; m2 weight 1 with 0 turns scores 1; m1 listed first.
-        pytest.param((member(1, weight=3, count=2), member(2, count=0)), 1, id="weighted-score"),
-        pytest.param((member(1, weight=3, count=3), member(2, count=0)), 2, id="weighted-over"),
-        pytest.param((member(1, weight=0), member(2, count=1)), 1, id="zero-weight-as-one"),
+        pytest.param((member(1, weight=3), member(2)), {1: 2, 2: 0}, 1, id="weighted-score"),
+        pytest.param((member(1, weight=3), member(2)), {1: 3, 2: 0}, 2, id="weighted-over"),
+        pytest.param((member(1, weight=0), member(2)), {2: 1}, 1, id="zero-weight-as-one"),
     ],
 )
-def test_pick_next_choice_table(candidates, chosen):
-    assert pick_next(rule(candidates=candidates), MON_14).chosen.membership_id == chosen
+def test_pick_round_robin_choice_table(candidates, counts, chosen):
+    assert pick_round_robin(candidates, counts)[0].membership_id == chosen
+    dist = distribute(rule(candidates=candidates), MON_14, live(counts))
+    assert dist.member_id == chosen
 
 
-def test_pick_next_reports_every_unchosen_candidate_in_listed_order():
+def test_pick_round_robin_single_member_counts_up():
+    assert pick_round_robin((member(4),), {4: 7}) == (member(4), 8)
+
+
+def test_pick_round_robin_needs_someone():
+    with pytest.raises(ValueError, match="at least one"):
+        pick_round_robin((), {})
+
+
+def test_distribute_reports_every_unavailable_candidate_in_listed_order():
     candidates = (
-        member(1, is_paused=True),
+        member(1, paused=True),
         member(2),
         member(3, is_active=False),
         member(4),
         member(5),
     )
-    pick = pick_next(rule(method=NEXT_UP, candidates=candidates), MON_14, exclude_ids={4})
-    assert pick.chosen.membership_id == 2
-    assert [c.membership_id for c in pick.eligible] == [2, 5]
-    assert pick.skipped == (
+    source = rule(method=NEXT_UP, candidates=candidates)
+    dist = distribute(source, MON_14, Live(), lapsed={4})
+    assert dist.member_id == 2
+    eligible, _ = screen(source, MON_14, Live(), lapsed={4})
+    assert [c.membership_id for c in eligible] == [2, 5]
+    assert dist.available == 2
+    # Available members who were not picked are counted, not listed (NOT_TURN is gone).
+    assert dist.skipped == (
         Skip(1, "m1", SkipReason.PAUSED),
         Skip(3, "m3", SkipReason.INACTIVE),
         Skip(4, "m4", SkipReason.ALREADY_OFFERED),
-        Skip(5, "m5", SkipReason.NOT_TURN),
     )
 
 
-def test_pick_next_unavailable_reason_beats_already_offered():
-    pick = pick_next(rule(candidates=(member(1, is_paused=True),)), MON_14, exclude_ids={1})
-    assert pick.skipped == (Skip(1, "m1", SkipReason.PAUSED),)
+def test_distribute_unavailable_reason_beats_already_offered():
+    dist = distribute(rule(candidates=(member(1, paused=True),)), MON_14, Live(), lapsed={1})
+    assert dist.skipped == (Skip(1, "m1", SkipReason.PAUSED),)
 
 
 @pytest.mark.parametrize("method", [ROUND_ROBIN, NEXT_UP, LEAST_OPEN])
-def test_pick_next_nobody_eligible(method):
-    candidates = (member(1, is_paused=True), member(2))
-    pick = pick_next(rule(method=method, candidates=candidates), MON_14, exclude_ids={2})
-    assert (pick.chosen, pick.eligible, pick.chosen_count) == (None, (), 0)
-    assert [s.reason for s in pick.skipped] == [SkipReason.PAUSED, SkipReason.ALREADY_OFFERED]
+def test_distribute_nobody_eligible(method):
+    candidates = (member(1, paused=True), member(2))
+    dist = distribute(rule(method=method, candidates=candidates), MON_14, Live(), lapsed={2})
+    assert (dist.member_id, dist.recipients, dist.count, dist.available) == (None, (), None, 0)
+    assert dist.nobody
+    assert dist.waiting  # m1 is only paused: a holding rule would wait for them
+    assert [s.reason for s in dist.skipped] == [SkipReason.PAUSED, SkipReason.ALREADY_OFFERED]
 
 
 @pytest.mark.parametrize(
-    ("busy", "exclude"), [({"is_paused": True}, ()), ({}, {1})], ids=["paused", "excluded"]
+    ("busy", "lapsed"), [({"paused": True}, ()), ({}, {1})], ids=["paused", "excluded"]
 )
-def test_pick_next_floor_ignores_ineligible_members(busy, exclude):
+def test_distribute_floor_ignores_ineligible_members(busy, lapsed):
     # Only members who could take this contact set the level a returner is lifted to.
-    candidates = (member(1, count=50, **busy), member(2, count=0))
-    pick = pick_next(rule(method=NEXT_UP, candidates=candidates), MON_14, exclude_ids=exclude)
-    assert (pick.chosen.membership_id, pick.chosen_count) == (2, 1)
+    candidates = (member(1, **busy), member(2))
+    dist = distribute(
+        rule(method=NEXT_UP, candidates=candidates),
+        MON_14,
+        live({1: 50, 2: 0}),
+        lapsed=set(lapsed),
+    )
+    assert (dist.member_id, dist.count) == (2, 1)
 
 
-@pytest.mark.parametrize("method", [BLAST, "bogus"])
-def test_pick_next_rejects_methods_it_does_not_handle(method):
-    with pytest.raises(ValueError, match=method):
-        pick_next(rule(method=method, candidates=(member(1),)), MON_14)
+def test_distribute_rejects_unknown_method():
+    with pytest.raises(ValueError, match="bogus"):
+        distribute(rule(method="bogus", candidates=(member(1),)), MON_14, Live())
+
+
+def test_distribute_blast_picks_no_single_member():
+    # The old pick_next refused Blast Alert; distribute answers it with recipients instead.
+    dist = distribute(rule(method=BLAST, candidates=(member(1), member(2))), MON_14, Live())
+    assert (dist.member_id, dist.count, dist.recipients) == (None, None, (1, 2))
 
 
 # --- least open --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("candidates", "chosen"),
+    ("candidates", "open_contacts", "last_assigned", "counts", "chosen"),
     [
-        pytest.param((member(1, open_contacts=3), member(2, open_contacts=1)), 2, id="fewest"),
+        pytest.param((member(1), member(2)), {1: 3, 2: 1}, {}, {}, 2, id="fewest"),
         pytest.param(
-            (
-                member(1, open_contacts=2, last_assigned_at=at(2, 9)),
-                member(2, open_contacts=2, last_assigned_at=at(2, 8)),
-            ),
+            (member(1), member(2)),
+            {1: 2, 2: 2},
+            {1: at(2, 9), 2: at(2, 8)},
+            {},
             2,
             id="tie-waited-longest",
         ),
         pytest.param(
-            (member(1, open_contacts=2, last_assigned_at=at(2, 8)), member(2, open_contacts=2)),
+            (member(1), member(2)),
+            {1: 2, 2: 2},
+            {1: at(2, 8)},
+            {},
             2,
             id="tie-never-assigned-first",
         ),
         pytest.param(
-            (member(1, open_contacts=2, position=5), member(2, open_contacts=2)),
-            2,
-            id="tie-position",
+            (member(1, position=5), member(2)), {1: 2, 2: 2}, {}, {}, 2, id="tie-position"
         ),
         pytest.param(
-            (member(1, open_contacts=0, capacity=0), member(2, open_contacts=7)),
-            2,
-            id="skips-at-capacity",
+            (member(1, capacity=0), member(2)), {1: 0, 2: 7}, {}, {}, 2, id="skips-at-capacity"
         ),
-        pytest.param(
-            (member(1, open_contacts=0, count=99), member(2, open_contacts=1)),
-            1,
-            id="count-ignored",
-        ),
+        pytest.param((member(1), member(2)), {1: 0, 2: 1}, {}, {1: 99}, 1, id="count-ignored"),
+        pytest.param((member(1), member(2)), {2: 1}, {}, {}, 1, id="missing-open-is-zero"),
     ],
 )
-def test_pick_next_least_open_table(candidates, chosen):
-    pick = pick_next(rule(method=LEAST_OPEN, candidates=candidates), MON_14)
-    assert pick.chosen.membership_id == chosen
+def test_distribute_least_open_table(candidates, open_contacts, last_assigned, counts, chosen):
+    state = live(counts, open_contacts=open_contacts, last_assigned=last_assigned)
+    dist = distribute(rule(method=LEAST_OPEN, candidates=candidates), MON_14, state)
+    assert dist.member_id == chosen
 
 
-def test_pick_next_least_open_chosen_count_and_skips():
-    candidates = (member(1, open_contacts=1, count=4), member(2, open_contacts=2))
-    pick = pick_next(rule(method=LEAST_OPEN, candidates=candidates), MON_14)
-    assert (pick.chosen.membership_id, pick.chosen_count) == (1, 5)
-    assert pick.skipped == (Skip(2, "m2", SkipReason.NOT_TURN),)
+def test_pick_least_open_ties_and_never_assigned():
+    never = datetime.min.replace(tzinfo=UTC)
+    candidates = (member(1), member(2), member(3, position=0))
+    assert pick_least_open(candidates, {1: 1, 2: 1, 3: 2}, {1: at(2, 9)}, never) is candidates[1]
+    assert pick_least_open(candidates, {}, {}, never) is candidates[2]  # position 0 first
+
+
+def test_distribute_least_open_count_and_skips():
+    state = live({1: 4}, open_contacts={1: 1, 2: 2})
+    dist = distribute(rule(method=LEAST_OPEN, candidates=(member(1), member(2))), MON_14, state)
+    assert (dist.member_id, dist.count) == (1, 5)
+    assert (dist.skipped, dist.available) == ((), 2)
 
 
 # --- assign directly ---------------------------------------------------------------------------
 
 
-def test_pick_next_assign_directly_ignores_availability():
-    candidates = (member(1), member(2, is_paused=True, is_online=False, capacity=0, count=2))
-    pick = pick_next(
+def test_distribute_assign_directly_ignores_availability():
+    candidates = (member(1), member(2, paused=True, is_online=False, capacity=0))
+    dist = distribute(
         rule(method=ASSIGN_DIRECTLY, candidates=candidates, direct_assignee_id=2, only_online=True),
         MON_14,
-        exclude_ids={2},
+        live({2: 2}, open_contacts={2: 0}),
+        lapsed={2},
     )
-    assert (pick.chosen.membership_id, pick.chosen_count) == (2, 3)
-    assert pick.skipped == (Skip(1, "m1", SkipReason.NOT_TURN),)
+    # The assignee is chosen whatever their availability. Assign directly takes no turn in a
+    # rotation (the old pick_next computed count + 1, but routing never stored it): count None.
+    assert (dist.member_id, dist.count, dist.available) == (2, None, 1)
+    assert dist.skipped == ()
 
 
 @pytest.mark.parametrize("assignee", [None, 3])
-def test_pick_next_assign_directly_without_assignee_chooses_nobody(assignee):
+def test_distribute_assign_directly_without_assignee_chooses_nobody(assignee):
     r = rule(method=ASSIGN_DIRECTLY, candidates=(member(1),), direct_assignee_id=assignee)
-    pick = pick_next(r, MON_14)
-    assert (pick.chosen, pick.eligible, pick.chosen_count) == (None, (), 0)
+    dist = distribute(r, MON_14, Live())
+    assert (dist.member_id, dist.available, dist.count) == (None, 0, None)
+    assert dist.nobody
+    assert not dist.waiting
+
+
+def test_distribute_assign_directly_not_to_a_deactivated_member():
+    r = rule(method=ASSIGN_DIRECTLY, candidates=(member(1, is_active=False),), direct_assignee_id=1)
+    assert distribute(r, MON_14, Live()).nobody
+
+
+def test_route_default_rule_assign_directly():
+    default = rule(
+        99,
+        ASSIGN_DIRECTLY,
+        is_default=True,
+        candidates=(member(1), member(2, paused=True)),
+        direct_assignee_id=2,
+    )
+    decision = engine.route(team([staffed(1, criteria=MATCH_WEB), default]), ZILLOW, MON_14, Live())
+    assert (decision.action, decision.source, decision.member_id, decision.count) == (
+        ASSIGN,
+        default,
+        2,
+        None,
+    )
+    assert decision.how == "assigned directly by the default rule"
+    assert decision.reason == "assigned to m2: assigned directly by the default rule"
+    assert not decision.uses_rotation
 
 
 # --- blast -------------------------------------------------------------------------------------
 
 
-def test_blast_recipients_notifies_all_eligible_at_once():
+def test_distribute_blast_notifies_all_eligible_at_once():
     candidates = (
         member(1, weight=90),
         member(2, is_online=False),
-        member(3, open_contacts=4, capacity=4),
+        member(3, capacity=4),
         member(4, weight=1),
     )
-    pick = blast_recipients(rule(method=BLAST, candidates=candidates, only_online=True), MON_14)
-    assert pick.chosen is None
-    assert [c.membership_id for c in pick.eligible] == [1, 4]
-    assert pick.skipped == (
+    dist = distribute(
+        rule(method=BLAST, candidates=candidates, only_online=True),
+        MON_14,
+        live(open_contacts={3: 4}),
+    )
+    assert dist.member_id is None
+    assert dist.recipients == (1, 4)
+    assert dist.available == 2
+    assert dist.skipped == (
         Skip(2, "m2", SkipReason.OFFLINE),
         Skip(3, "m3", SkipReason.OVER_CAPACITY),
     )
 
 
-def test_blast_recipients_nobody_available():
-    pick = blast_recipients(rule(method=BLAST, candidates=(member(1, is_active=False),)), MON_14)
-    assert (pick.eligible, pick.skipped) == ((), (Skip(1, "m1", SkipReason.INACTIVE),))
+def test_distribute_blast_nobody_available():
+    dist = distribute(rule(method=BLAST, candidates=(member(1, is_active=False),)), MON_14, Live())
+    assert (dist.recipients, dist.skipped) == ((), (Skip(1, "m1", SkipReason.INACTIVE),))
+    assert dist.nobody
+    assert not dist.waiting  # deactivated is not coming back
 
 
 # --- default rule pool -------------------------------------------------------------------------
@@ -923,6 +1167,9 @@ def test_default_rule_pool_excludes_members_of_earlier_rules(method, remaining):
     pool = default_rule_pool(default, earlier)
     assert [c.membership_id for c in pool.candidates] == remaining
     assert (pool.id, pool.method, pool.is_default) == (99, method, True)
+    assert pool.rotation_id == default.rotation_id
+    # The team computes the same pool.
+    assert team([*earlier, default]).default_pool == pool
 
 
 def test_default_rule_pool_ignores_the_default_rule_itself():
@@ -936,22 +1183,31 @@ def test_default_rule_pool_may_end_empty():
     assert default_rule_pool(default, [rule(1, candidates=(member(1),))]).candidates == ()
 
 
+def test_team_without_default_rule_has_no_pool():
+    assert team([staffed(1)]).default_pool is None
+
+
 # --- offers ------------------------------------------------------------------------------------
+# offer_deadline is gone: an offer's deadline is the decision's, now + the claim window.
 
 
+@pytest.mark.parametrize("method", [NEXT_UP, BLAST])
 @pytest.mark.parametrize(("minutes", "deadline"), [(15, at(2, 14, 15)), (1, at(2, 14, 1))])
-def test_offer_deadline_adds_claim_window(minutes, deadline):
-    assert offer_deadline(rule(claim_window=timedelta(minutes=minutes)), MON_14) == deadline
+def test_offer_deadline_adds_claim_window(method, minutes, deadline):
+    source = staffed(1, method, claim_window=timedelta(minutes=minutes))
+    decision = engine.route(team([source], plan="premier"), ZILLOW, MON_14, Live())
+    assert (decision.action, decision.deadline) == (OFFER, deadline)
+    assert decision.reason == f"{engine.METHOD_LABELS[method]} offer to m1, {minutes} min to claim"
 
 
-@pytest.mark.parametrize(
-    ("now", "expired"),
-    [
-        (at(2, 14, 14), False),
-        (at(2, 14, 15), True),
-        (at(2, 14, 16), True),
-        (at(2, 10, 15, tz=NY), True),
-    ],
-)
-def test_is_expired_at_or_after_deadline(now, expired):
-    assert is_expired(at(2, 14, 15), now) is expired
+def test_assignment_has_no_deadline():
+    decision = engine.route(team([staffed(1)]), ZILLOW, MON_14, Live())
+    assert (decision.action, decision.deadline) == (ASSIGN, None)
+
+
+def test_owner_fallback_through_route():
+    rules = [staffed(1, criteria=MATCH_WEB), rule(99, is_default=True)]
+    decision = engine.route(team(rules, owner=7), ZILLOW, MON_14, Live())
+    assert (decision.action, decision.member_id, decision.source) == (ASSIGN, 7, None)
+    assert (decision.how, decision.count) == (OWNER_HOW, None)
+    assert trail(decision) == [(1, NOT_MATCHED), (99, FELL_THROUGH)]

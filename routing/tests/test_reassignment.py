@@ -5,11 +5,8 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from contacts.models import RoutingStatus
 from contacts.services import contact_role_add
-from routing import services
-from routing.models import Offer, OfferStatus, ReassignmentGroup
-from routing.reassignment import (
+from routing.groups import (
     GroupAssignee,
     groups_available_to,
     groups_editable_by,
@@ -17,9 +14,17 @@ from routing.reassignment import (
     reassignment_group_delete,
     reassignment_group_set_assignees,
     reassignment_group_update,
-    reassignment_start,
-    reassignment_start_bulk,
 )
+from routing.manual import contact_assign_directly, contact_reroute
+from routing.models import (
+    ContactRouting,
+    Offer,
+    OfferStatus,
+    ReassignmentGroup,
+    RoutingStatus,
+)
+from routing.offers import offer_claim, offers_sweep
+from routing.reassignment import reassignment_start, reassignment_start_bulk
 from routing.tests.helpers import agent_of, new_contact, rule
 from teams.models import AgentTag, Group
 from teams.services import membership_update
@@ -62,6 +67,11 @@ def group(team, *members, method="round_robin", default=None, **fields):
     )
 
 
+def routing_of(contact) -> ContactRouting:
+    """The contact's routing row as it is now."""
+    return ContactRouting.objects.get(pk=contact.pk)
+
+
 def timeline(contact):
     return list(contact.timeline.order_by("created_at", "id").values_list("kind", "message"))
 
@@ -71,7 +81,7 @@ def test_round_robin_group_reassigns_and_writes_timeline(team, owner, isa, close
     assert reassignment_start(actor=owner, contact=isa_contact, group=closers_group) == "assigned"
     isa_contact.refresh_from_db()
     assert agent_of(isa_contact) == closers[0]
-    assert not isa_contact.reassign_in_progress
+    assert not routing_of(isa_contact).reassign_in_progress
     kind, message = timeline(isa_contact)[-1]
     assert kind == "reassigned"
     assert isa.display_name in message
@@ -92,20 +102,20 @@ def test_next_up_shows_in_progress_and_locks_agent(
     g = group(team, *closers, method="next_up", default=closers[2])
     assert reassignment_start(actor=owner, contact=isa_contact, group=g) == "offered"
     isa_contact.refresh_from_db()
-    assert isa_contact.reassign_in_progress
+    assert routing_of(isa_contact).reassign_in_progress
     assert agent_of(isa_contact) == isa  # the role still shows the ISA, marked in progress
     with pytest.raises(ValidationError, match="Re-Assign in progress"):
-        services.contact_assign_directly(
-            actor=admin_member, contact=isa_contact, membership=closers[1]
-        )
+        contact_assign_directly(actor=admin_member, contact=isa_contact, membership=closers[1])
     with pytest.raises(ValidationError, match="Re-Assign in progress"):
-        services.contact_reroute(actor=admin_member, contact=isa_contact)
-    with pytest.raises(ValidationError, match="already in progress"):
+        contact_reroute(actor=admin_member, contact=isa_contact)
+    with pytest.raises(
+        ValidationError, match="Re-Assign in progress: already being reassigned by Olive Owner"
+    ):
         reassignment_start(actor=owner, contact=isa_contact, group=g)
     offer = isa_contact.offers.get(status=OfferStatus.OPEN)
-    assert services.offer_claim(offer_id=offer.pk, membership=closers[0]).claimed
+    assert offer_claim(offer_id=offer.pk, membership=closers[0]).claimed
     isa_contact.refresh_from_db()
-    assert not isa_contact.reassign_in_progress
+    assert not routing_of(isa_contact).reassign_in_progress
     assert agent_of(isa_contact) == closers[0]
     assert "claimed Next Up offer" in timeline(isa_contact)[-1][1]
 
@@ -118,10 +128,10 @@ def test_next_up_nobody_claims_goes_to_default_assignee(team, owner, isa, closer
         reassignment_start(actor=owner, contact=contact, group=g)
     for minutes in (5, 10):
         with time_machine.travel(T0 + timedelta(minutes=minutes), tick=False):
-            assert services.offers_sweep() == 1
+            assert offers_sweep() == 1
     contact.refresh_from_db()
     assert agent_of(contact) == closers[2]
-    assert not contact.reassign_in_progress
+    assert not routing_of(contact).reassign_in_progress
     assert "default assignee" in timeline(contact)[-1][1]
 
 
@@ -134,9 +144,9 @@ def test_blast_group_first_claim_wins_else_default(team, owner, isa, closers, ca
         reassignment_start(actor=owner, contact=lapsed, group=g)
         offer = claimed.offers.get(status=OfferStatus.OPEN)
         assert set(offer.recipients.all()) == set(closers)
-        assert services.offer_claim(offer_id=offer.pk, membership=closers[1]).claimed
+        assert offer_claim(offer_id=offer.pk, membership=closers[1]).claimed
     with time_machine.travel(T0 + timedelta(minutes=5), tick=False):
-        services.offers_sweep()
+        offers_sweep()
     assert agent_of(claimed) == closers[1]
     assert agent_of(lapsed) == owner
 
@@ -174,7 +184,7 @@ def test_trigger_needs_permission_and_an_assigned_contact(team, agent, owner, cl
         reassignment_start(actor=agent, contact=contact, group=g)
     rule(team, "Next", closers[0], method="next_up")
     offered = new_contact(team, capture)
-    assert offered.routing_status == RoutingStatus.OFFERED
+    assert routing_of(offered).status == RoutingStatus.OFFERED
     with pytest.raises(ValidationError, match="no primary Agent"):
         reassignment_start(actor=owner, contact=offered, group=g)
 
@@ -326,7 +336,7 @@ def test_bulk_reports_per_contact_errors(team, owner, isa, closers, capture):
     outcomes = reassignment_start_bulk(
         actor=owner, contacts=[busy, ok], group=group(team, *closers)
     )
-    assert "already in progress" in outcomes[busy.pk]
+    assert "Re-Assign in progress: already being reassigned" in outcomes[busy.pk]
     assert outcomes[ok.pk] == "assigned"
     assert Offer.objects.filter(contact=busy, status=OfferStatus.OPEN).count() == 1
 

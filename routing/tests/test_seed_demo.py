@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from contacts.models import Activity, Contact, RoutingStatus
-from routing.models import Method, Rotation, RoutingRule
+from contacts.models import Activity, Contact
+from routing.models import ContactRouting, Method, Rotation, RoutingRule, RoutingStatus
 from teams.models import AgentTag, Group, Membership, Plan, Role, Team
 
 pytestmark = pytest.mark.django_db
@@ -114,10 +114,11 @@ def test_seed_demo_routes_every_contact_and_logs_activities():
 
     contacts = Contact.objects.all()
     assert contacts.count() == 36
+    assert ContactRouting.objects.filter(contact__in=contacts).count() == 36
     assert not contacts.filter(
-        routing_status__in=[RoutingStatus.RECEIVED, RoutingStatus.FAILED]
+        routing__status__in=[RoutingStatus.RECEIVED, RoutingStatus.FAILED]
     ).exists()
-    assert contacts.filter(routing_status=RoutingStatus.ASSIGNED).exists()
+    assert contacts.filter(routing__status=RoutingStatus.ASSIGNED).exists()
     assert len(set(contacts.values_list("source", flat=True))) == 4
     assert set(contacts.values_list("city", flat=True)) == {"Austin", "Dallas", "Houston"}
     assert Activity.objects.exists()

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from routing import engine
-from routing.models import Offer, Rotation, RotationSlot, RoutingLog
+from routing.models import ContactRouting, Offer, Rotation, RoutingLog
 from routing.reports import rule_fairness
 from routing.simulator import routing_simulate
 from routing.tests.helpers import agent_of, new_contact, rule
@@ -21,24 +21,26 @@ def test_simulate_names_rule_and_next_agent_without_changing_state(team, capture
     rule(team, "Facebook", a, sources=["Facebook"])
     rule(team, "Zillow", a, b, sources=["Zillow"])
     new_contact(team, capture, source="Zillow")  # a took the first turn
-    before = (
-        list(RotationSlot.objects.values_list("id", "count")),
-        list(Rotation.objects.values_list("id", "turns")),
-        RoutingLog.objects.count(),
-        Offer.objects.count(),
-    )
+
+    def snapshot():
+        return (
+            list(Rotation.objects.order_by("id").values_list("id", "counts", "turns")),
+            list(ContactRouting.objects.order_by("pk").values()),
+            RoutingLog.objects.count(),
+            Offer.objects.count(),
+        )
+
+    before = snapshot()
+    assert Rotation.objects.get(rule__name="Zillow").member_counts() == {a.pk: 1}
     sim = routing_simulate(team=team, facts=engine.ContactFacts(source="zillow"))
     assert sim.rule.name == "Zillow"
     assert sim.next_up == (b.display_name,)
     assert [e.outcome for e in sim.evaluations] == ["not_matched", "matched"]
-    assert {s.reason for s in sim.skipped} == {"not_turn"}
-    after = (
-        list(RotationSlot.objects.values_list("id", "count")),
-        list(Rotation.objects.values_list("id", "turns")),
-        RoutingLog.objects.count(),
-        Offer.objects.count(),
-    )
-    assert after == before
+    # Nobody was unavailable: both members could take it and the method chose b (members
+    # whose turn it is not are counted as available, not listed as skipped).
+    assert sim.skipped == ()
+    assert sim.evaluations[-1].available == 2
+    assert snapshot() == before
     assert agent_of(new_contact(team, capture, source="Zillow")) == b
 
 
@@ -52,8 +54,12 @@ def test_simulate_blast_and_default(team, owner):
         b.display_name,
     }
     sim = routing_simulate(team=team, facts=engine.ContactFacts(source="Other"))
-    assert sim.rule.is_default
-    assert "falls through" in sim.outcome
+    # The Default Rule (assign directly, nobody chosen yet) is reached and falls through.
+    default = sim.evaluations[-1]
+    assert (default.name, default.outcome) == ("Default Rule", engine.FELL_THROUGH)
+    assert sim.rule is None  # the team owner takes it
+    assert sim.next_up == (owner.display_name,)
+    assert sim.outcome == f"No rule can take it: falls back to the owner, {owner.display_name}."
 
 
 def test_rule_fairness_target_vs_actual(team, capture):

@@ -7,9 +7,16 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.models import ContactRole, ContactStatus, RoleKind, RoutingStatus
+from contacts.models import ContactRole, ContactStatus, RoleKind
 from contacts.tests.factories import ContactFactory
-from routing.models import Offer, OfferKind, OfferRecipient, OfferStatus
+from routing.models import (
+    ContactRouting,
+    Offer,
+    OfferKind,
+    OfferRecipient,
+    OfferStatus,
+    RoutingStatus,
+)
 from routing.selectors_pages import countdown_text
 from routing.tests.helpers import agent_of, new_contact, rule
 from teams.models import Role
@@ -39,9 +46,18 @@ def claim_url(offer) -> str:
     return reverse("routing_pages:offer_claim", args=[offer.pk])
 
 
+def _contact(team, routing_status, **fields):
+    """A contact whose routing row is at `routing_status` (no routing run)."""
+    contact = ContactFactory(team=team, **fields)
+    ContactRouting.objects.update_or_create(
+        contact=contact, defaults={"team": team, "status": routing_status}
+    )
+    return contact
+
+
 def _offer(member, *, kind=OfferKind.NEXT_UP, minutes=15, others=()) -> Offer:
     """An open offer made straight in the database (many rows, no routing run)."""
-    contact = ContactFactory(team=member.team, routing_status=RoutingStatus.OFFERED)
+    contact = _contact(member.team, RoutingStatus.OFFERED)
     offer = Offer.objects.create(
         contact=contact, kind=kind, deadline=timezone.now() + timedelta(minutes=minutes)
     )
@@ -53,7 +69,7 @@ def _offer(member, *, kind=OfferKind.NEXT_UP, minutes=15, others=()) -> Offer:
 def _give(member, n: int, **fields) -> list:
     contacts = []
     for _ in range(n):
-        contact = ContactFactory(team=member.team, routing_status=RoutingStatus.ASSIGNED, **fields)
+        contact = _contact(member.team, RoutingStatus.ASSIGNED, **fields)
         ContactRole.objects.create(contact=contact, membership=member, kind=RoleKind.AGENT)
         contacts.append(contact)
     return contacts
@@ -211,8 +227,8 @@ def test_claim_next_up_from_offers_page(client, team, agent, capture):
     assert response.redirect_chain == [(OFFERS, 302)]
     assert f"{contact.name}: The contact is yours." in response.content.decode()
     assert agent_of(contact) == agent
-    contact.refresh_from_db()
-    assert contact.routing_status == RoutingStatus.ASSIGNED
+    contact.routing.refresh_from_db()
+    assert contact.routing.status == RoutingStatus.ASSIGNED
 
 
 def test_claim_with_htmx_swaps_the_row(client, team, agent, capture):

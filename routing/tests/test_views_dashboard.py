@@ -5,9 +5,16 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from contacts.models import ContactRole, ContactStatus, RoleKind, RoutingStatus
+from contacts.models import ContactRole, ContactStatus, RoleKind
 from contacts.tests.factories import ContactFactory
-from routing.models import Offer, OfferStatus, ReassignmentGroup, Rotation
+from routing.models import (
+    ContactRouting,
+    Offer,
+    OfferStatus,
+    ReassignmentGroup,
+    Rotation,
+    RoutingStatus,
+)
 from routing.tests.helpers import agent_of, new_contact, rule
 from teams.tests.factories import UserFactory, make_member
 
@@ -33,13 +40,18 @@ def remove_url(contact) -> str:
     return reverse("routing_pages:lead_remove", args=[contact.pk])
 
 
-def _lead(team, member=None, rule=None, **fields):
-    contact = ContactFactory(
-        team=team,
-        routed_rule=rule,
-        routing_status=RoutingStatus.ASSIGNED if member else RoutingStatus.FAILED,
-        assigned_at=datetime(2026, 3, 1, 10, 0, tzinfo=UTC) if member else None,
-        **fields,
+def _lead(team, member=None, rule=None, routing_status=None, **fields):
+    """A lead with its routing row: assigned to `member`, else failed (or `routing_status`)."""
+    contact = ContactFactory(team=team, **fields)
+    ContactRouting.objects.update_or_create(
+        contact=contact,
+        defaults={
+            "team": team,
+            "rule": rule,
+            "status": routing_status
+            or (RoutingStatus.ASSIGNED if member else RoutingStatus.FAILED),
+            "assigned_at": datetime(2026, 3, 1, 10, 0, tzinfo=UTC) if member else None,
+        },
     )
     if member:
         ContactRole.objects.create(contact=contact, membership=member, kind=RoleKind.AGENT)
@@ -139,7 +151,7 @@ def test_dashboard_routed_contact_shows_its_rule(client, team, admin_member, age
 
     [shown] = response.context["page"].object_list
     assert shown == contact
-    assert shown.routed_rule.name == "Facebook"
+    assert shown.routing.rule.name == "Facebook"
     assert shown.agent_roles[0].membership == agent
 
 
@@ -163,6 +175,98 @@ def test_dashboard_filters_by_rule_and_assignment(client, team, admin_member, ag
     assert shown(assignment=str(second.pk)) == {b.pk}
     assert shown(rule=pool.pk, assignment=str(second.pk)) == set()
     assert shown(rule="999999", assignment="bogus") == {a.pk, b.pk, unassigned.pk}
+
+
+def test_dashboard_held_filter_shows_only_held_leads(client, team, admin_member, agent):
+    pool = rule(team, "Pool", agent)
+    assigned = _lead(team, agent, pool)
+    failed = _lead(team, None, pool)
+    held = _lead(team, None, pool, routing_status=RoutingStatus.HELD, first_name="Hugo")
+    client.force_login(admin_member.user)
+
+    response = client.get(DASHBOARD, {"assignment": "held"})
+
+    assert [c.pk for c in response.context["page"].object_list] == [held.pk]
+    assert response.context["form"].filters()["assignment"] == "held"
+    body = response.content.decode()
+    assert "1 lead" in body
+    assert "Hugo" in body
+    assert assigned.name not in body
+    assert failed.name not in body
+
+
+def test_dashboard_held_row_shows_badge_and_until(client, team, admin_member, agent):
+    pool = rule(team, "Pool", agent)
+    contact = _lead(team, None, pool, routing_status=RoutingStatus.HELD)
+    ContactRouting.objects.filter(contact=contact).update(
+        held_since=datetime(2026, 3, 1, 10, 0, tzinfo=UTC),
+        hold_until=datetime(2026, 3, 1, 11, 0, tzinfo=UTC),
+    )
+    client.force_login(admin_member.user)
+
+    body = client.get(DASHBOARD).content.decode()
+
+    row = body[body.index(f'id="lead-{contact.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<span class="badge badge-held">Held</span>' in row
+    assert "waiting for someone available, until" in row
+    assert "Mar 1, 11:00" in row
+    assert "Unassigned" not in row
+
+
+def test_dashboard_held_banner_counts_held_leads_and_links_the_filter(
+    client, team, admin_member, agent, outsider
+):
+    _lead(team, agent)
+    _lead(team)
+    client.force_login(admin_member.user)
+    assert response_held(client) == (0, False)
+
+    for _ in range(2):
+        _lead(team, routing_status=RoutingStatus.HELD)
+    _lead(outsider.team, routing_status=RoutingStatus.HELD)  # another team's: not counted
+
+    count, banner = response_held(client)
+    assert count == 2
+    assert banner
+    body = client.get(DASHBOARD).content.decode()
+    assert "<strong>2 contacts held</strong>, waiting in their rule" in body
+    assert f'href="{DASHBOARD}?assignment=held"' in body
+
+
+def test_dashboard_held_banner_singular(client, team, admin_member):
+    _lead(team, routing_status=RoutingStatus.HELD)
+    client.force_login(admin_member.user)
+
+    body = client.get(DASHBOARD).content.decode()
+
+    assert "<strong>1 contact held</strong>, waiting in its rule" in body
+
+
+def response_held(client) -> tuple[int, bool]:
+    response = client.get(DASHBOARD)
+    return response.context["held"], "Show held contacts" in response.content.decode()
+
+
+def test_dashboard_contact_held_by_routing_is_listed_as_held(
+    client, team, admin_member, agent, capture
+):
+    agent.paused = True
+    agent.save()
+    pool = rule(team, "Holding pool", agent, hold_when_unavailable=True, hold_max_minutes=30)
+    contact = new_contact(team, capture, first_name="Wendy")
+    assert ContactRouting.objects.get(contact=contact).status == RoutingStatus.HELD
+    client.force_login(admin_member.user)
+
+    response = client.get(DASHBOARD, {"assignment": "held"})
+
+    assert [c.pk for c in response.context["page"].object_list] == [contact.pk]
+    assert response.context["held"] == 1
+    row = response.content.decode()
+    row = row[row.index(f'id="lead-{contact.pk}"') :]
+    assert pool.name in row[: row.index("</tr>")]
+    assert "badge-held" in row[: row.index("</tr>")]
+    assert agent_of(contact) is None
 
 
 def test_dashboard_htmx_filter_returns_rows_only(client, team, admin_member, agent):
@@ -198,16 +302,21 @@ def _dashboard_queries(client, member, django_assert_max_num_queries, **params) 
     return len(ctx.captured_queries)
 
 
-@pytest.mark.parametrize("params", [{}, {"assignment": "assigned"}, {"assignment": "unassigned"}])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"assignment": "assigned"}, {"assignment": "unassigned"}, {"assignment": "held"}],
+)
 def test_dashboard_query_budget_does_not_grow_with_rows(
     client, team, admin_member, agent, second, django_assert_max_num_queries, params
 ):
     pool = rule(team, "Pool", agent, second)
     _lead(team, agent, pool)
     _lead(team)
+    _lead(team, None, pool, routing_status=RoutingStatus.HELD)
     few = _dashboard_queries(client, admin_member, django_assert_max_num_queries, **params)
     for i in range(30):
         _lead(team, (agent, second, None)[i % 3], pool)
+        _lead(team, None, pool, routing_status=RoutingStatus.HELD)
     for _ in range(5):
         make_member(team)
 
@@ -230,9 +339,9 @@ def test_assign_unassigned_lead(client, team, admin_member, agent):
     assert response.status_code == 302
     assert response.url == f"{DASHBOARD}?assignment=unassigned"
     assert agent_of(contact) == agent
-    contact.refresh_from_db()
-    assert contact.routing_status == RoutingStatus.ASSIGNED
-    assert contact.assigned_at is not None
+    routing = ContactRouting.objects.get(contact=contact)
+    assert routing.status == RoutingStatus.ASSIGNED
+    assert routing.assigned_at is not None
     assert "assigned directly by Ada Admin" in contact.timeline.get(kind="assigned").message
 
 
@@ -248,6 +357,66 @@ def test_reassign_with_htmx_swaps_the_row(client, team, admin_member, agent, sec
     assert "row-notice-ok" in body
     assert agent_of(contact) == second
     assert "Reassigned from Alan Agent to Beth Bee" in contact.timeline.first().message
+
+
+def test_dashboard_assign_forms_post_the_agent_shown(client, team, admin_member, agent):
+    assigned = _lead(team, agent)
+    unassigned = _lead(team)
+    client.force_login(admin_member.user)
+
+    body = client.get(DASHBOARD).content.decode()
+
+    def row(contact):
+        part = body[body.index(f'id="lead-{contact.pk}"') :]
+        return part[: part.index("</tr>")]
+
+    assert f'<input type="hidden" name="expected_agent" value="{agent.pk}">' in row(assigned)
+    assert '<input type="hidden" name="expected_agent" value="">' in row(unassigned)
+
+
+def test_reassign_with_the_agent_shown_succeeds(client, team, admin_member, agent, second):
+    contact = _lead(team, agent)
+    client.force_login(admin_member.user)
+
+    response = client.post(
+        assign_url(contact), {"membership": second.pk, "expected_agent": agent.pk}, **HTMX
+    )
+
+    assert "row-notice-ok" in response.content.decode()
+    assert agent_of(contact) == second
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_reassign_refused_when_the_agent_changed_meanwhile(
+    client, team, admin_member, owner, agent, second, htmx
+):
+    contact = _lead(team, agent)
+    # The page showed Alan; meanwhile the owner gave the lead to Beth.
+    client.force_login(owner.user)
+    client.post(assign_url(contact), {"membership": second.pk, "expected_agent": agent.pk})
+    assert agent_of(contact) == second
+    before = ContactRouting.objects.get(contact=contact)
+    timeline = list(contact.timeline.values_list("pk", flat=True))
+    client.force_login(admin_member.user)
+
+    data = {"membership": admin_member.pk, "expected_agent": agent.pk, "next": DASHBOARD}
+    if htmx:
+        response = client.post(assign_url(contact), data, **HTMX)
+    else:
+        response = client.post(assign_url(contact), data, follow=True)
+
+    body = response.content.decode()
+    assert "The Agent changed while you were looking: Beth Bee holds the contact now" in body
+    assert "(by Olive Owner)" in body
+    if htmx:
+        assert body.lstrip().startswith(f'<tr id="lead-{contact.pk}" class="lead">')
+        assert "row-notice-error" in body
+    else:
+        assert response.redirect_chain == [(DASHBOARD, 302)]
+    assert agent_of(contact) == second
+    after = ContactRouting.objects.get(contact=contact)
+    assert (after.assigned_at, after.assigned_by_id) == (before.assigned_at, owner.pk)
+    assert list(contact.timeline.values_list("pk", flat=True)) == timeline
 
 
 def test_assign_closes_an_open_offer(client, team, admin_member, agent, second, capture):
@@ -278,8 +447,7 @@ def test_assign_during_reassignment_shows_the_lock(client, team, admin_member, a
         team=team, name="Pool", rotation=Rotation.objects.create()
     )
     contact = _lead(team, agent)
-    contact.reassigning_to = group
-    contact.save()
+    ContactRouting.objects.filter(contact=contact).update(reassigning_to=group)
     client.force_login(admin_member.user)
 
     response = client.post(assign_url(contact), {"membership": second.pk}, follow=True)

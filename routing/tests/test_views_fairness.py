@@ -23,7 +23,7 @@ def weighted(team, agent, admin_member):
             contact=ContactFactory(team=team),
             event=LogEvent.ASSIGNED,
             rule=r,
-            rule_name=r.name,
+            source_name=r.name,
             membership=member,
             created_at=now - timedelta(days=days_ago),
         )

@@ -7,8 +7,8 @@ import time_machine
 from django.urls import reverse
 
 from contacts.tests.factories import ContactFactory
-from routing import services
 from routing.models import LogEvent, RoutingLog
+from routing.offers import offer_claim, offers_sweep
 from routing.tests.helpers import new_contact, rule
 from teams.services import permission_profile_save
 from teams.tests.factories import UserFactory, make_member
@@ -145,12 +145,12 @@ def test_contact_log_explains_why_rule_one_was_skipped(client, admin_member, age
 
     response = client.get(contact_url(routed))
 
-    entries = response.context["entries"]
-    assert [(e.event, e.rule_name) for e in entries[:2]] == [
-        (LogEvent.RULE_NOT_MATCHED, "Facebook leads"),
-        (LogEvent.RULE_MATCHED, "Zillow leads"),
+    lines = [line for entry in response.context["entries"] for line in entry.lines]
+    assert [(line.code, line.source) for line in lines[:2]] == [
+        ("rule_not_matched", "Facebook leads"),
+        ("rule_matched", "Zillow leads"),
     ]
-    assert entries[-1].event == LogEvent.ASSIGNED
+    assert lines[-1].code == LogEvent.ASSIGNED
     body = response.content.decode()
     assert "Rule did not match" in body
     assert "source &#x27;Zillow&#x27; is not one of: Facebook" in body
@@ -170,19 +170,19 @@ def test_contact_log_shows_skips_offers_and_expiry_in_order(client, team, admin_
     with time_machine.travel(T0, tick=False):
         contact = new_contact(team, capture)
     with time_machine.travel(T0 + timedelta(minutes=5), tick=False):
-        assert services.offers_sweep() == 1
+        assert offers_sweep() == 1
     client.force_login(admin_member.user)
 
     response = client.get(contact_url(contact))
 
-    events = [e.event for e in response.context["entries"]]
+    events = [line.code for entry in response.context["entries"] for line in entry.lines]
     assert events[:4] == [
-        LogEvent.RULE_MATCHED,
-        LogEvent.CANDIDATE_SKIPPED,
+        "rule_matched",
+        "candidate_skipped",
         LogEvent.OFFER_MADE,
         LogEvent.OFFER_EXPIRED,
     ]
-    assert LogEvent.FELL_THROUGH in events
+    assert "fell_through" in events
     assert events[-1] == LogEvent.ASSIGNED
     body = response.content.decode()
     assert "Ann One: paused or on vacation" in body
@@ -195,7 +195,7 @@ def test_contact_log_shows_skips_offers_and_expiry_in_order(client, team, admin_
 def test_contact_log_shows_the_claim_and_final_assignee(client, team, admin_member, agent, capture):
     rule(team, "Blast", agent, method="blast")
     contact = new_contact(team, capture)
-    services.offer_claim(offer_id=contact.offers.get().pk, membership=agent)
+    offer_claim(offer_id=contact.offers.get().pk, membership=agent)
     client.force_login(admin_member.user)
 
     response = client.get(contact_url(contact))
@@ -214,6 +214,7 @@ def test_logs_list_filters_by_rule_agent_outcome_and_period(
     client, team, admin_member, agent, routed
 ):
     facebook = team.routing_rules.get(name="Facebook leads")
+    zillow = team.routing_rules.get(name="Zillow leads")
     old = ContactFactory(team=team, first_name="Olga")
     with time_machine.travel(datetime.now(tz=UTC) - timedelta(days=10)):
         _log(team, old, LogEvent.FAILED, reason="engine exploded")
@@ -223,15 +224,18 @@ def test_logs_list_filters_by_rule_agent_outcome_and_period(
         rows = client.get(LOGS, params).context["page"].rows
         return [(r.event, r.contact_id) for r in rows]
 
-    assert events(rule=facebook.pk) == [(LogEvent.RULE_NOT_MATCHED, routed.pk)]
+    # One entry per decision, under the rule that decided (rule 1's N is one of its lines).
+    assert events(rule=zillow.pk) == [(LogEvent.ASSIGNED, routed.pk)]
+    assert events(rule=facebook.pk) == []
     assert events(agent=agent.pk) == [(LogEvent.ASSIGNED, routed.pk)]
     assert events(outcome="assigned") == [(LogEvent.ASSIGNED, routed.pk)]
     assert events(outcome="failed") == []
     assert events(outcome="failed", days="30") == [(LogEvent.FAILED, old.pk)]
     assert events(outcome="failed", days="all") == [(LogEvent.FAILED, old.pk)]
-    assert len(events()) == len(events(days="7")) == 3
+    assert events() == events(days="7") == [(LogEvent.ASSIGNED, routed.pk)]
+    assert events(days="all") == [(LogEvent.ASSIGNED, routed.pk), (LogEvent.FAILED, old.pk)]
     # A stale or tampered filter is dropped rather than failing the page.
-    assert len(events(rule="999999", days="bogus")) == 3
+    assert events(rule="999999", days="bogus") == [(LogEvent.ASSIGNED, routed.pk)]
 
 
 def test_logs_list_htmx_filter_returns_rows_only(client, admin_member, routed):
@@ -281,7 +285,7 @@ def test_logs_list_query_budget_does_not_grow_with_rows(
     _log(team, contact, membership=agent)
     few = _logs_queries(client, admin_member, django_assert_max_num_queries, q="zz")
     for _ in range(40):
-        _log(team, ContactFactory(team=team), membership=agent, rule_name="Zillow leads")
+        _log(team, ContactFactory(team=team), membership=agent, source_name="Zillow leads")
 
     many = _logs_queries(client, admin_member, django_assert_max_num_queries, q="zz")
 
@@ -295,10 +299,49 @@ def test_contact_log_query_budget_does_not_grow_with_entries(
     with django_assert_max_num_queries(15) as ctx:
         client.get(contact_url(routed))
     few = len(ctx.captured_queries)
+    zillow = team.routing_rules.get(name="Zillow leads")
     for i in range(30):
-        _log(team, routed, LogEvent.CANDIDATE_SKIPPED, membership=agent, reason=f"skip {i}")
+        # Each entry renders its steps as lines: per rule, per member skipped.
+        steps = [
+            {
+                "kind": "rule",
+                "id": zillow.pk,
+                "name": "Zillow leads",
+                "outcome": "fell_through",
+                "reason": "matched all criteria",
+                "skipped": [[agent.pk, "Alan Agent", "paused"]],
+                "note": f"skip {i}",
+            }
+        ]
+        _log(team, routed, LogEvent.FAILED, membership=agent, rule=zillow, steps=steps)
 
     with django_assert_max_num_queries(15) as ctx:
-        client.get(contact_url(routed))
+        response = client.get(contact_url(routed))
 
     assert len(ctx.captured_queries) == few
+    assert response.content.decode().count("Alan Agent: paused or on vacation") == 30
+
+
+def test_contact_log_shows_a_hold_and_until_when(client, team, admin_member, agent, capture):
+    agent.paused = True
+    agent.save()
+    rule(team, "Holding", agent, hold_when_unavailable=True, hold_max_minutes=30)
+    with time_machine.travel(T0, tick=False):
+        contact = new_contact(team, capture)
+    client.force_login(admin_member.user)
+
+    response = client.get(contact_url(contact))
+
+    lines = [line for entry in response.context["entries"] for line in entry.lines]
+    assert [(line.code, line.source, line.text) for line in lines] == [
+        ("rule_matched", "Holding", "no criteria: matches every contact"),
+        ("candidate_skipped", "Holding", "Alan Agent: paused or on vacation"),
+        (LogEvent.HELD, "Holding", "held: the only agent is paused"),
+    ]
+    body = response.content.decode()
+    assert (
+        'Routing status</dt><dd>Held (until <time datetime="2026-03-02T15:30:00+00:00">'
+        "Mar 2, 2026 15:30 UTC</time>)</dd>" in body
+    )
+    assert "<dt>Rule</dt><dd>Holding</dd>" in body
+    assert '<strong class="event">Held</strong>: <span class="log-rule">Holding</span>' in body

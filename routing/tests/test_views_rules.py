@@ -68,6 +68,7 @@ def _rule_post(**overrides) -> dict:
         "skip_paused": "on",
         "respect_capacity": "on",
         "follow_up_reminder_hours": "24",
+        "hold_max_minutes": "60",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -639,10 +640,54 @@ def test_rule_create_saves_rule_and_assignees(client, owner, team, agent, admin_
     assert created.claim_window_minutes == 10
     assert created.follow_up_reminder_hours == 24
     assert not created.only_online
+    assert not created.hold_when_unavailable  # unchecked box: the contact moves on
+    assert created.hold_max_minutes == 60
     assert list(created.assignees.values_list("membership_id", "weight")) == [
         (admin_member.pk, 30),
         (agent.pk, 70),
     ]
+
+
+def _card(body: str, r) -> str:
+    """The rule's card on the list, up to its action buttons."""
+    card = body[body.index(f'id="rule-{r.pk}"') :]
+    return card[: card.index('class="rule-actions"')]
+
+
+def test_rule_create_saves_hold_settings_and_the_card_shows_them(client, owner, team, agent):
+    client.force_login(owner.user)
+
+    response = client.post(
+        CREATE,
+        _rule_post(
+            hold_when_unavailable="on", hold_max_minutes="45", **{f"member_{agent.pk}": "on"}
+        ),
+    )
+
+    assert response.status_code == 302
+    created = RoutingRule.objects.get(team=team, name="Zillow buyers")
+    assert created.hold_when_unavailable
+    assert created.hold_max_minutes == 45
+    card = _card(client.get(LIST).content.decode(), created)
+    assert "<dt>Nobody available</dt>" in card
+    assert "<dd>Holds the contact up to 45 min, then the next rule</dd>" in card
+    assert "<dt>Claim window</dt><dd>10 min</dd>" in card
+
+
+def test_rule_card_without_hold_moves_on_and_shows_claim_window_only_for_offers(
+    client, owner, team, agent
+):
+    robin = rule(team, "Robin", agent)
+    offers = rule(team, "Offers", agent, method="next_up", claim_window_minutes=7)
+    client.force_login(owner.user)
+
+    body = client.get(LIST).content.decode()
+
+    assert "<dd>Next rule</dd>" in _card(body, robin)
+    assert "Holds the contact" not in _card(body, robin)
+    assert "Claim window" not in _card(body, robin)
+    assert "<dd>Next rule</dd>" in _card(body, offers)
+    assert "<dt>Claim window</dt><dd>7 min</dd>" in _card(body, offers)
 
 
 def test_rule_create_with_tags_and_equal_shares(client, owner, team, agent):
@@ -711,6 +756,9 @@ def test_rule_create_days_without_times_means_whole_days(client, owner, agent):
         ({"claim_window_minutes": "0"}, "claim_window_minutes", "greater than or equal to 1"),
         ({"time_zone": "Mars/Olympus"}, "time_zone", "Select a valid choice"),
         ({"method": "assign_directly"}, "method", "Select a valid choice"),
+        ({"hold_max_minutes": "0"}, "hold_max_minutes", "greater than or equal to 1"),
+        ({"hold_max_minutes": ""}, "hold_max_minutes", "This field is required."),
+        ({"hold_max_minutes": "10081"}, "hold_max_minutes", "less than or equal to 10080"),
     ],
 )
 def test_rule_create_invalid_shows_errors_and_keeps_input(
@@ -848,6 +896,28 @@ def test_rule_edit_shows_current_values_and_reset_warning(client, owner, team, a
     assert 'value="vip"' in body
     assert f'id="id_member_{agent.pk}" checked' in body
     assert "Adding or removing users resets the order of distribution." in body
+
+
+def test_rule_edit_shows_and_changes_the_hold_settings(client, owner, team, agent):
+    edited = rule(team, "Zillow", agent, hold_when_unavailable=True, hold_max_minutes=90)
+    client.force_login(owner.user)
+
+    body = client.get(_edit_url(edited)).content.decode()
+
+    assert "<legend>When nobody is available</legend>" in body
+    assert re.search(r'<input type="checkbox" name="hold_when_unavailable"[^>]* checked', body)
+    assert re.search(r'<input type="number" name="hold_max_minutes" value="90"', body)
+
+    response = client.post(
+        _edit_url(edited),
+        _rule_post(name="Zillow", method="round_robin", **{f"member_{agent.pk}": "on"}),
+    )
+
+    assert response.status_code == 302
+    edited.refresh_from_db()
+    assert not edited.hold_when_unavailable
+    assert edited.hold_max_minutes == 60
+    assert "<dd>Next rule</dd>" in _card(client.get(LIST).content.decode(), edited)
 
 
 def test_rule_edit_changing_assignees_resets_the_order(client, owner, team, agent, admin_member):

@@ -5,7 +5,8 @@ from django.urls import reverse
 
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
-from routing.models import Offer, Rotation, RotationSlot, RoutingLog
+from routing.models import ContactRouting, Offer, Rotation, RoutingLog, RoutingRule
+from routing.rules import rule_update
 from routing.tests.helpers import new_contact, rule
 from teams.tests.factories import UserFactory
 
@@ -29,8 +30,10 @@ def rules(team, agent, admin_member):
 
 def _state():
     return (
-        list(RotationSlot.objects.order_by("id").values_list("id", "rotation_id", "count")),
-        list(Rotation.objects.order_by("id").values_list("id", "turns", "epoch", "reset_at")),
+        list(
+            Rotation.objects.order_by("id").values_list("id", "turns", "counts", "epoch", "reset_at")
+        ),
+        list(ContactRouting.objects.order_by("pk").values_list("pk", "status", "rule_id")),
         RoutingLog.objects.count(),
         Offer.objects.count(),
         Contact.objects.count(),
@@ -73,14 +76,20 @@ def test_simulator_outsider_sees_only_their_own_team(client, outsider, rules):
     assert response.status_code == 200
     body = response.content.decode()
     assert "Zillow buyers" not in body
-    assert response.context["simulation"].rule.is_default  # their own Default Rule
+    simulation = response.context["simulation"]
+    # Only their own Default Rule is checked (it assigns to their owner).
+    their_default = outsider.team.routing_rules.get(is_default=True)
+    assert [(e.source_id, e.name) for e in simulation.evaluations] == [
+        (their_default.pk, "Default Rule")
+    ]
+    assert simulation.decision.member_id == outsider.pk
 
 
 def test_simulator_shows_each_rule_the_chosen_rule_and_who_is_next(
     client, owner, team, agent, admin_member, rules, capture
 ):
     first = new_contact(team, capture, source="Zillow", contact_type="buyer")  # agent's turn
-    assert first.routed_rule_id == rules[1].pk
+    assert first.routing.rule_id == rules[1].pk
     client.force_login(owner.user)
 
     response = client.get(SIMULATOR, {"source": "zillow", "contact_type": "buyer", "run": "1"})
@@ -94,7 +103,11 @@ def test_simulator_shows_each_rule_the_chosen_rule_and_who_is_next(
     assert '<tr class="evaluation-not_matched">' in body
     assert "source &#x27;zillow&#x27; is not one of: Facebook" in body
     assert '<tr class="evaluation-matched">' in body
-    assert f"<strong>{agent.display_name}</strong>: available, but not their turn" in body
+    # Both members could take it (available members are counted, not listed): turns decided.
+    matched = simulation.evaluations[-1]
+    assert (matched.name, matched.outcome, matched.available) == ("Zillow buyers", "matched", 2)
+    assert simulation.skipped == ()
+    assert "Not next, and why" not in body
 
 
 def test_simulator_changes_nothing(client, owner, team, rules, capture):
@@ -119,8 +132,14 @@ def test_simulator_explains_skips(client, owner, team, agent, admin_member):
     response = client.get(SIMULATOR, {"source": "Web"})
 
     body = response.content.decode()
-    assert "Nobody in “Online only” can take it" in body
-    assert "offline (rule assigns to online members only)" in body
+    # The rule matched, but nobody in it could take the contact, and each member says why.
+    row = body[body.index('<th scope="row">Online only</th>') :]
+    row = row[: row.index("</tr>")]
+    assert "Yes, but nobody could take it" in row
+    assert "nobody in this rule could take the contact" in row
+    assert f"<li>{agent.display_name}: offline (rule assigns to online members only)</li>" in row
+    assert f"<li>{admin_member.display_name}: offline (rule assigns to online members only)</li>" in row
+    assert "No rule can take it: falls back to the owner, Olive Owner." in body
 
 
 def test_simulator_blast_lists_everyone_alerted(client, owner, team, agent, admin_member):
@@ -142,8 +161,30 @@ def test_simulator_falls_to_the_default_rule(client, owner, rules):
     response = client.get(SIMULATOR, {"source": "Craigslist"})
 
     simulation = response.context["simulation"]
+    # The Default Rule assigns directly to the team owner (no direct assignee chosen).
+    assert [(e.name, e.outcome) for e in simulation.evaluations] == [
+        ("Facebook", "not_matched"),
+        ("Zillow buyers", "not_matched"),
+        ("Default Rule", "fell_through"),
+    ]
+    assert simulation.rule is None
+    assert simulation.next_up == (owner.display_name,)
+
+
+def test_simulator_falls_to_the_default_rules_direct_assignee(client, owner, team, agent, rules):
+    default = RoutingRule.objects.get(team=team, is_default=True)
+    rule_update(actor=owner, rule=default, direct_assignee=agent)
+    client.force_login(owner.user)
+
+    response = client.get(SIMULATOR, {"source": "Craigslist"})
+
+    simulation = response.context["simulation"]
     assert simulation.rule.is_default
     assert [e.outcome for e in simulation.evaluations] == ["not_matched", "not_matched", "matched"]
+    assert simulation.next_up == (agent.display_name,)
+    assert f"“Default Rule” (Assign directly) would go to {agent.display_name}." in (
+        response.content.decode()
+    )
 
 
 def test_simulator_picks_an_existing_contact(client, owner, team, rules):

@@ -3,9 +3,9 @@
 import pytest
 from playwright.sync_api import expect
 
-from contacts.models import RoutingStatus
 from contacts.services import contact_create
 from contacts.tests.factories import ContactFactory
+from routing.models import RoutingStatus
 from routing.tests.helpers import agent_of, rule
 
 # live_server serves from another thread, so the data must be committed.

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from contacts.services import contact_create
-from routing.services import offer_claim
+from routing.offers import offer_claim
 from routing.tests.helpers import agent_of, rule
 from teams.tests.factories import UserFactory, make_member
 

@@ -13,9 +13,10 @@ from playwright.sync_api import expect
 
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
+from routing.groups import GroupAssignee, reassignment_group_create
+from routing.manual import contact_assign_directly
 from routing.models import Offer, OfferStatus
-from routing.reassignment import GroupAssignee, reassignment_group_create
-from routing.services import contact_assign_directly, offer_claim
+from routing.offers import offer_claim
 from teams.models import Group
 from teams.tests.factories import UserFactory, make_member
 

@@ -7,8 +7,9 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.models import ContactRole, ContactStatus, RoleKind, RoutingStatus
+from contacts.models import ContactRole, ContactStatus, RoleKind
 from contacts.tests.factories import ContactFactory
+from routing.models import ContactRouting, RoutingStatus
 from teams.models import Membership
 from teams.services import membership_update, permission_profile_save
 from teams.templatetags.team_perms import can
@@ -17,11 +18,18 @@ from teams.tests.factories import UserFactory
 HOME = reverse("home")
 
 
+def _routed(team, routing_status: str, **fields):
+    """A contact whose routing row is at `routing_status` (no routing run)."""
+    contact = ContactFactory(team=team, **fields)
+    ContactRouting.objects.update_or_create(
+        contact=contact, defaults={"team": team, "status": routing_status}
+    )
+    return contact
+
+
 def _give_agent(contact_count: int, membership: Membership, *, status: str = ContactStatus.NEW):
     for _ in range(contact_count):
-        contact = ContactFactory(
-            team=membership.team, status=status, routing_status=RoutingStatus.ASSIGNED
-        )
+        contact = _routed(membership.team, RoutingStatus.ASSIGNED, status=status)
         ContactRole.objects.create(contact=contact, membership=membership, kind=RoleKind.AGENT)
 
 
@@ -102,20 +110,27 @@ def test_home_counts_only_members_open_contacts(client, agent, admin_member):
     assert open_contacts["rows"] == [("New", 2), ("Active", 0), ("Nurture", 1)]
 
 
-def test_home_routing_counts_for_members_who_view_routing_logs(client, admin_member, agent):
-    ContactFactory.create_batch(2, team=admin_member.team, routing_status=RoutingStatus.FAILED)
-    ContactFactory(team=admin_member.team, routing_status=RoutingStatus.OFFERED)
+def test_home_routing_counts_for_members_who_view_routing_logs(
+    client, admin_member, agent, outsider
+):
+    for _ in range(2):
+        _routed(admin_member.team, RoutingStatus.FAILED)
+    _routed(admin_member.team, RoutingStatus.OFFERED)
+    _routed(admin_member.team, RoutingStatus.HELD)
+    _routed(outsider.team, RoutingStatus.FAILED)  # another team's: not counted
     client.force_login(admin_member.user)
 
     response = client.get(HOME)
 
     counts = {value: n for value, _, n in response.context["routing_counts"]}
-    assert counts == {"received": 0, "routing": 0, "offered": 1, "assigned": 0, "failed": 2}
-    assert "Team contacts by routing status" in response.content.decode()
+    assert counts == {"received": 0, "offered": 1, "held": 1, "assigned": 0, "failed": 2}
+    body = response.content.decode()
+    assert "Team contacts by routing status" in body
+    assert '<div class="routing-held nonzero"><dt>Held</dt><dd>1</dd></div>' in body
 
 
 def test_home_routing_counts_hidden_from_agent_without_view_routing_logs(client, agent):
-    ContactFactory(team=agent.team, routing_status=RoutingStatus.FAILED)
+    _routed(agent.team, RoutingStatus.FAILED)
     client.force_login(agent.user)
 
     response = client.get(HOME)

@@ -1,13 +1,13 @@
-"""contact_remove: admins remove leads (seed 004)."""
+"""lead_remove: admins remove leads (seed 004)."""
 
 import pytest
 from django.core.exceptions import PermissionDenied
 
 from contacts.models import ContactStatus
-from contacts.services import contact_remove
 from contacts.tests.factories import ContactFactory
-from routing.models import Offer, OfferStatus, ReassignmentGroup, Rotation
-from routing.services import offer_claim
+from routing.manual import lead_remove
+from routing.models import ContactRouting, Offer, OfferStatus, ReassignmentGroup, Rotation
+from routing.offers import offer_claim
 from routing.tests.helpers import new_contact, rule
 
 
@@ -17,11 +17,11 @@ def capture(django_capture_on_commit_callbacks):
 
 
 @pytest.mark.parametrize("persona", ["owner", "admin_member"])
-def test_contact_remove_archives_and_notes_the_timeline(request, team, persona):
+def test_lead_remove_archives_and_notes_the_timeline(request, team, persona):
     actor = request.getfixturevalue(persona)
     contact = ContactFactory(team=team)
 
-    removed = contact_remove(actor=actor, contact=contact)
+    removed = lead_remove(actor=actor, contact=contact)
 
     contact.refresh_from_db()
     assert removed.status == contact.status == ContactStatus.ARCHIVED
@@ -31,12 +31,12 @@ def test_contact_remove_archives_and_notes_the_timeline(request, team, persona):
     assert event.data == {"offers_cancelled": 0}
 
 
-def test_contact_remove_cancels_the_open_offer(team, admin_member, agent, capture):
+def test_lead_remove_cancels_the_open_offer(team, admin_member, agent, capture):
     rule(team, "Blast", agent, method="blast")
     contact = new_contact(team, capture)
     offer = contact.offers.get()
 
-    contact_remove(actor=admin_member, contact=contact)
+    lead_remove(actor=admin_member, contact=contact)
 
     offer.refresh_from_db()
     assert offer.status == OfferStatus.CANCELLED
@@ -46,53 +46,56 @@ def test_contact_remove_cancels_the_open_offer(team, admin_member, agent, captur
     assert not offer_claim(offer_id=offer.pk, membership=agent).claimed
 
 
-def test_contact_remove_leaves_past_offers_alone(team, admin_member, agent, capture):
+def test_lead_remove_leaves_past_offers_alone(team, admin_member, agent, capture):
     rule(team, "Blast", agent, method="blast")
     contact = new_contact(team, capture)
     offer_claim(offer_id=contact.offers.get().pk, membership=agent)
 
-    contact_remove(actor=admin_member, contact=contact)
+    lead_remove(actor=admin_member, contact=contact)
 
     assert Offer.objects.get(contact=contact).status == OfferStatus.CLAIMED
 
 
-def test_contact_remove_is_idempotent(team, admin_member):
+def test_lead_remove_is_idempotent(team, admin_member):
     contact = ContactFactory(team=team)
 
-    contact_remove(actor=admin_member, contact=contact)
-    contact_remove(actor=admin_member, contact=contact)
+    lead_remove(actor=admin_member, contact=contact)
+    lead_remove(actor=admin_member, contact=contact)
 
     assert contact.timeline.filter(kind="removed").count() == 1
 
 
-def test_contact_remove_ends_a_reassignment_in_progress(team, admin_member):
+def test_lead_remove_ends_a_reassignment_in_progress(team, admin_member):
     group = ReassignmentGroup.objects.create(
         team=team, name="Pool", rotation=Rotation.objects.create()
     )
-    contact = ContactFactory(team=team, reassigning_to=group)
+    contact = ContactFactory(team=team)
+    ContactRouting.objects.filter(contact=contact).update(reassigning_to=group)
+    assert ContactRouting.objects.get(contact=contact).reassign_in_progress
 
-    contact_remove(actor=admin_member, contact=contact)
+    lead_remove(actor=admin_member, contact=contact)
 
-    contact.refresh_from_db()
-    assert not contact.reassign_in_progress
+    routing = ContactRouting.objects.get(contact=contact)
+    assert not routing.reassign_in_progress
+    assert routing.reassign_started_at is None
 
 
-def test_contact_remove_needs_manage_lead_distribution(team, agent):
+def test_lead_remove_needs_manage_lead_distribution(team, agent):
     contact = ContactFactory(team=team)
 
     with pytest.raises(PermissionDenied):
-        contact_remove(actor=agent, contact=contact)
+        lead_remove(actor=agent, contact=contact)
 
     contact.refresh_from_db()
     assert contact.status == ContactStatus.NEW
     assert not contact.timeline.filter(kind="removed").exists()
 
 
-def test_contact_remove_refuses_another_teams_contact(team, outsider):
+def test_lead_remove_refuses_another_teams_contact(team, outsider):
     contact = ContactFactory(team=team)
 
     with pytest.raises(PermissionDenied):
-        contact_remove(actor=outsider, contact=contact)
+        lead_remove(actor=outsider, contact=contact)
 
     contact.refresh_from_db()
     assert contact.status == ContactStatus.NEW
