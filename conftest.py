@@ -90,3 +90,10 @@ def _routing_caches_cleared():
     yield
     state.cache_clear()
     rotations.cache_clear()
+
+
+@pytest.fixture
+def capture(django_capture_on_commit_callbacks):
+    """Run what would run after commit (routing, deliveries) inside the test's transaction:
+    `with capture(execute=True): ...`."""
+    return django_capture_on_commit_callbacks

@@ -10,7 +10,7 @@ urlpatterns = [
     path("contacts/", include("contacts.urls")),
     path("contacts/", include("routing.urls_contacts")),
     path("routing/groups/", include("routing.urls_groups")),
-    path("team/api-tokens/", include("teams.urls_tokens")),
+    path("team/api-tokens/", include("contacts.urls_tokens")),
     path("team/messages/", include("notifications.urls_templates")),
     path("team/", include("teams.urls_people")),
     path("routing/", include("routing.urls_pages")),

@@ -572,7 +572,7 @@ def _import_row(cells: list[str], mapping: dict[str, str], default_source: str):
     tags = [t.strip()[:60] for t in re.split(r"[,;]", values.get("tags", "")) if t.strip()]
     try:
         Contact(**fields).full_clean(
-            exclude=["team", "routed_rule"], validate_unique=False, validate_constraints=False
+            exclude=["team"], validate_unique=False, validate_constraints=False
         )
     except ValidationError as exc:
         errors += [(name, " ".join(msgs)) for name, msgs in exc.message_dict.items()]

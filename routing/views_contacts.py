@@ -134,7 +134,11 @@ def _profile(request, contact: Contact, *, status: int = 200, **overrides):
         "segment_form": SegmentForm(initial={"segment": contact.segment}),
         "tags_form": TagsForm(initial={"tags": ", ".join(tags)}),
         "role_form": RoleAddForm(members=members),
-        "assign_form": AssignDirectlyForm(members=members),
+        # The Agent shown goes back as expected_agent: a change meanwhile is refused.
+        "assign_form": AssignDirectlyForm(
+            members=members,
+            initial={"expected_agent": agent_role.membership_id if agent_role else None},
+        ),
         "details_form": ContactDetailsForm(instance=copy.copy(contact)),
         **overrides,
     }

@@ -312,7 +312,9 @@ def _shapes(queries) -> Counter:
 
 
 def _bulk_csv(count: int, first: int) -> str:
-    rows = "".join(f"Lead{n},Row,lead{n}@example.net,hot; pool\n" for n in range(first, first + count))
+    rows = "".join(
+        f"Lead{n},Row,lead{n}@example.net,hot; pool\n" for n in range(first, first + count)
+    )
     return "First Name,Last Name,Email,Tags\n" + rows
 
 

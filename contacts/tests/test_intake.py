@@ -126,17 +126,25 @@ def _delete(owner, agent):
 
 
 @pytest.mark.parametrize(
-    ("gone", "why", "logged_member"),
+    ("gone", "why", "still_a_member"),
     [
-        (_deactivate, "Alan Agent is deactivated", "agent"),
-        (_delete, "its Agent left the team", None),
+        (_deactivate, "Alan Agent is deactivated", True),
+        (_delete, "its Agent left the team", False),
     ],
     ids=["deactivated", "membership deleted"],
 )
 def test_repeat_lead_whose_agent_is_gone_is_routed_again_like_a_new_lead(
-    client, token, team, owner, agent, backup, django_capture_on_commit_callbacks,
-    gone, why, logged_member,
-):  # fmt: skip
+    client,
+    token,
+    team,
+    owner,
+    agent,
+    backup,
+    django_capture_on_commit_callbacks,
+    gone,
+    why,
+    still_a_member,
+):
     everyone = rule(team, "Everyone", agent, backup)
     with django_capture_on_commit_callbacks(execute=True):
         contact = Contact.objects.get(pk=post_lead(client, LEAD, token=token).json()["id"])
@@ -157,13 +165,15 @@ def test_repeat_lead_whose_agent_is_gone_is_routed_again_like_a_new_lead(
     assert again.reason == (
         f"New inquiry from Facebook matched by email: {why}, so it is routed again like a new lead."
     )
-    assert again.membership_id == (agent_id if logged_member else None)
+    assert again.membership_id == (agent_id if still_a_member else None)
     assert not contact.routing_logs.filter(event=LogEvent.DEDUPLICATED).exists()
     # Routed again like a new lead: the rule's next active member took it, replacing the role.
-    events = list(contact.routing_logs.order_by("created_at", "id").values_list("event", "membership"))
+    events = list(
+        contact.routing_logs.order_by("created_at", "id").values_list("event", "membership")
+    )
     assert events == [
-        (LogEvent.ASSIGNED, agent_id if logged_member else None),
-        (LogEvent.ROUTED_AGAIN, agent_id if logged_member else None),
+        (LogEvent.ASSIGNED, agent_id if still_a_member else None),
+        (LogEvent.ROUTED_AGAIN, agent_id if still_a_member else None),
         (LogEvent.ASSIGNED, backup.pk),
     ]
     assert list(contact.roles.filter(kind="agent").values_list("membership", flat=True)) == [
@@ -173,7 +183,7 @@ def test_repeat_lead_whose_agent_is_gone_is_routed_again_like_a_new_lead(
     assert (routing.status, routing.rule) == (RoutingStatus.ASSIGNED, everyone)
     latest = contact.timeline.filter(kind="assigned").first()
     assert latest.data["assignee"] == backup.pk
-    if logged_member:
+    if still_a_member:
         assert latest.message.startswith("Reassigned from Alan Agent to Bea Backup")
         assert latest.data["previous"] == agent_id
     detail = client.get(f"{CONTACTS_URL}/{contact.pk}", HTTP_AUTHORIZATION=f"Bearer {token}")

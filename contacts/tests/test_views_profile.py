@@ -1,6 +1,7 @@
 """The contact profile: roles, timeline, activities, segment/tags and the reassign flow."""
 
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
 from django.db import connection
@@ -11,7 +12,8 @@ from django.utils import timezone
 from contacts.models import Activity, ContactRole, TimelineEvent
 from contacts.services import contact_role_add
 from contacts.tests.factories import ContactFactory
-from routing.models import Offer, OfferStatus
+from routing.models import ContactRouting, Offer, OfferStatus, Rotation
+from routing.manual import contact_assign_directly
 from routing.offers import offer_claim
 from routing.reassignment import reassignment_start
 from routing.tests.helpers import agent_of, assigned_contact, reassignment_group
@@ -51,6 +53,43 @@ def contact(team, isa):
 def login(client, membership):
     client.force_login(membership.user)
     return client
+
+
+def in_progress(contact) -> bool:
+    return ContactRouting.objects.get(contact=contact).reassign_in_progress
+
+
+class _FormInputs(HTMLParser):
+    """The named inputs of the form posting to `action`, as a browser would submit them."""
+
+    def __init__(self, action: str):
+        super().__init__()
+        self.action, self.inside, self.data = action, False, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("action") == self.action
+        elif tag == "input" and self.inside and attrs.get("name"):
+            if attrs.get("type") in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            self.data.append((attrs["name"], attrs.get("value") or ""))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+
+
+def form_post_data(html: str, action: str, **choices) -> dict[str, list[str]]:
+    """What submitting the page's form to `action` posts (every input, repeats kept),
+    with `choices` for its selects."""
+    parser = _FormInputs(action)
+    parser.feed(html)
+    assert parser.data, f"no form posts to {action}"
+    data: dict[str, list[str]] = {}
+    for name, value in parser.data:
+        data.setdefault(name, []).append(value)
+    return {**data, **{k: [str(v)] for k, v in choices.items()}}
 
 
 # --- who may open the profile ---------------------------------------------------------
@@ -249,8 +288,7 @@ def test_working_the_contact_claims_a_next_up_offer(client, agent, offered, name
     response = login(client, agent).post(url(name, offered), data, follow=True)
     assert "You claimed the contact" in response.text
     assert agent_of(offered) == agent
-    offered.refresh_from_db()
-    assert not offered.reassign_in_progress
+    assert not in_progress(offered)
     assert Offer.objects.get(contact=offered).status == OfferStatus.CLAIMED
 
 
@@ -343,7 +381,10 @@ def test_reassign_next_up_shows_in_progress_and_refuses_assign_directly(
     response = client.post(url("assign_directly", contact), {"membership": closers[1].pk})
     assert response.status_code == 302
     page = client.get(response["Location"]).text
-    assert "Re-Assign in progress: the Agent cannot be changed" in page
+    assert (
+        f"Re-Assign in progress: already being reassigned by {admin_member.display_name} "
+        "through “Next up closers”; the Agent cannot be changed until it finishes." in page
+    )
     assert agent_of(contact) == isa
     # the offered closer claims: the profile shows them and the timeline record
     offer = Offer.objects.get(contact=contact, status=OfferStatus.OPEN)
@@ -369,8 +410,7 @@ def test_reassign_group_not_available_is_refused(client, team, admin_member, isa
     assert "Are you sure?" not in response.text
     assert "Choose one of the reassignment groups shown." in response.text
     client.post(url("reassign_start", contact), {"group": hidden.pk, "confirm": "yes"})
-    contact.refresh_from_db()
-    assert not contact.reassign_in_progress
+    assert not in_progress(contact)
 
 
 def test_reassign_already_in_progress_shows_the_message(client, team, owner, closers, contact):
@@ -381,7 +421,9 @@ def test_reassign_already_in_progress_shows_the_message(client, team, owner, clo
     response = client.post(
         url("reassign_start", contact), {"group": group.pk, "confirm": "yes"}, follow=True
     )
-    assert "Re-Assign is already in progress" in response.text
+    assert f"Re-Assign in progress: already being reassigned by {owner.display_name}" in (
+        response.text
+    )
 
 
 def test_reassign_unassigned_contact_is_refused(client, team, owner, closers):
@@ -421,6 +463,117 @@ def test_assign_directly_member_of_other_team_is_refused(client, admin_member, o
         url("assign_directly", contact), {"membership": outsider.pk}
     )
     assert response.status_code == 422
+
+
+# --- the Agent the page showed (expected_agent) ----------------------------------------------
+
+
+def _nothing_changed(contact, agent, timeline: list[int], rotations: list) -> None:
+    assert agent_of(contact) == agent
+    assert not in_progress(contact)
+    assert not Offer.objects.filter(contact=contact).exists()
+    assert list(contact.timeline.values_list("pk", flat=True)) == timeline
+    assert list(Rotation.objects.order_by("pk").values_list("pk", "turns", "counts")) == rotations
+
+
+def _snapshot(contact):
+    return (
+        list(contact.timeline.values_list("pk", flat=True)),
+        list(Rotation.objects.order_by("pk").values_list("pk", "turns", "counts")),
+    )
+
+
+def test_reassign_confirmation_posts_the_agent_shown(client, team, owner, isa, closers, contact):
+    group = reassignment_group(team, *closers, name="Closers")
+    login(client, owner)
+
+    confirm = client.get(url("reassign", contact), {"group": group.pk}).text
+    data = form_post_data(confirm, url("reassign_start", contact))
+
+    assert data == {
+        "csrfmiddlewaretoken": data["csrfmiddlewaretoken"],
+        "group": [str(group.pk)],
+        "expected_agent": [str(isa.pk)],
+        "confirm": ["yes"],
+    }
+    response = client.post(url("reassign_start", contact), data, follow=True)
+    assert "Reassigned through “Closers”" in response.text
+    assert agent_of(contact) == closers[0]
+
+
+def test_reassign_refused_when_the_agent_changed_meanwhile(
+    client, team, owner, admin_member, isa, agent, closers, contact
+):
+    group = reassignment_group(team, *closers, name="Closers")
+    login(client, owner)
+    confirm = client.get(url("reassign", contact), {"group": group.pk}).text
+    data = form_post_data(confirm, url("reassign_start", contact))
+    # Meanwhile an admin gives the contact to someone else.
+    contact_assign_directly(actor=admin_member, contact=contact, membership=agent)
+    assert agent_of(contact) == agent
+    timeline, rotations = _snapshot(contact)
+
+    response = client.post(url("reassign_start", contact), data, follow=True)
+
+    assert (
+        f"The Agent changed while you were looking: {agent.display_name} holds the contact now "
+        f"(by {admin_member.display_name}). Reload the profile to see it, then try again."
+        in response.text
+    )
+    assert "Reassigned through" not in response.text
+    _nothing_changed(contact, agent, timeline, rotations)
+
+
+def test_assign_directly_form_posts_the_agent_shown(client, team, admin_member, isa, agent):
+    assigned = assigned_contact(team, isa)
+    unassigned = ContactFactory(team=team)
+    login(client, admin_member)
+
+    shown = form_post_data(
+        client.get(url("profile", assigned)).text,
+        url("assign_directly", assigned),
+        membership=agent.pk,
+    )
+    nobody = form_post_data(
+        client.get(url("profile", unassigned)).text,
+        url("assign_directly", unassigned),
+        membership=agent.pk,
+    )
+
+    assert shown["expected_agent"] == [str(isa.pk)]
+    assert nobody["expected_agent"] == [""]
+    response = client.post(url("assign_directly", assigned), shown, follow=True)
+    assert f"{agent.display_name} is now the primary Agent." in response.text
+    assert agent_of(assigned) == agent
+
+
+def test_assign_directly_refused_when_the_agent_changed_meanwhile(
+    client, team, owner, admin_member, isa, agent, closers, contact
+):
+    login(client, admin_member)
+    data = form_post_data(
+        client.get(url("profile", contact)).text,
+        url("assign_directly", contact),
+        membership=closers[1].pk,
+    )
+    # Meanwhile the owner gives the contact to someone else.
+    contact_assign_directly(actor=owner, contact=contact, membership=agent)
+    assert agent_of(contact) == agent
+    timeline, rotations = _snapshot(contact)
+    routing = ContactRouting.objects.values("assigned_at", "assigned_by").get(contact=contact)
+
+    response = client.post(url("assign_directly", contact), data, follow=True)
+
+    assert (
+        f"The Agent changed while you were looking: {agent.display_name} holds the contact now "
+        f"(by {owner.display_name}). Reload the profile to see it, then try again."
+        in response.text
+    )
+    assert "is now the primary Agent" not in response.text
+    _nothing_changed(contact, agent, timeline, rotations)
+    assert ContactRouting.objects.values("assigned_at", "assigned_by").get(contact=contact) == (
+        routing
+    )
 
 
 # --- query budget -----------------------------------------------------------------------

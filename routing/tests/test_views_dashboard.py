@@ -214,6 +214,11 @@ def test_dashboard_held_row_shows_badge_and_until(client, team, admin_member, ag
     assert "Unassigned" not in row
 
 
+def response_held(client) -> tuple[int, bool]:
+    response = client.get(DASHBOARD)
+    return response.context["held"], "Show held contacts" in response.content.decode()
+
+
 def test_dashboard_held_banner_counts_held_leads_and_links_the_filter(
     client, team, admin_member, agent, outsider
 ):
@@ -241,11 +246,6 @@ def test_dashboard_held_banner_singular(client, team, admin_member):
     body = client.get(DASHBOARD).content.decode()
 
     assert "<strong>1 contact held</strong>, waiting in its rule" in body
-
-
-def response_held(client) -> tuple[int, bool]:
-    response = client.get(DASHBOARD)
-    return response.context["held"], "Show held contacts" in response.content.decode()
 
 
 def test_dashboard_contact_held_by_routing_is_listed_as_held(
@@ -411,6 +411,9 @@ def test_reassign_refused_when_the_agent_changed_meanwhile(
     if htmx:
         assert body.lstrip().startswith(f'<tr id="lead-{contact.pk}" class="lead">')
         assert "row-notice-error" in body
+        # The row shows who has it now, and its form posts that Agent next time.
+        assert "Beth Bee" in body
+        assert f'<input type="hidden" name="expected_agent" value="{second.pk}">' in body
     else:
         assert response.redirect_chain == [(DASHBOARD, 302)]
     assert agent_of(contact) == second

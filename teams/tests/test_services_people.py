@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from routing.groups import GroupAssignee, reassignment_group_create
 from routing.models import LogEvent, RoutingRule, RoutingStatus
-from routing.tests.helpers import agent_of, log_lines, new_contact, rule
+from routing.tests.helpers import agent_of, log_lines, new_contact, reassignment_group, rule
 from teams import permissions as perms
 from teams import services
 from teams.models import AgentTag, Group, Membership, PermissionProfile, Role
@@ -336,6 +336,20 @@ def test_agent_tag_delete_refused_while_a_rule_assigns_by_it(owner, team):
     assert AgentTag.objects.filter(pk=tag.pk).exists()
 
 
+def test_agent_tag_delete_refused_while_a_reassignment_group_assigns_by_it(owner, team):
+    tag = services.agent_tag_create(actor=owner, name="Closers")
+    reassignment_group_create(
+        actor=None,
+        team=team,
+        name="ISA handoff",
+        method="round_robin",
+        assignees=[GroupAssignee(agent_tag=tag)],
+    )
+    with pytest.raises(ValidationError, match="reassignment group ISA handoff"):
+        services.agent_tag_delete(actor=owner, tag=tag)
+    assert AgentTag.objects.filter(pk=tag.pk).exists()
+
+
 def test_agent_tag_services_refuse_other_team(outsider, team):
     tag = AgentTag.objects.create(team=team, name="VIP")
     with pytest.raises(PermissionDenied):
@@ -425,6 +439,22 @@ def test_plan_downgrade_keeps_rules_and_routing_skips_them(owner, team, agent, c
     assert lines[1][:2] == ("rule_skipped", "Next up")
     assert ("rule_matched", "Round robin") in [line[:2] for line in lines]
     assert lines[-1][0] == LogEvent.ASSIGNED
+
+
+def test_plan_downgrade_lists_reassignment_groups_whose_method_the_plan_lacks(
+    owner, team, agent, outsider
+):
+    blast = reassignment_group(team, agent, method="blast", name="Blast closers")
+    next_up = reassignment_group(team, agent, method="next_up", name="Next up closers")
+    reassignment_group(team, agent, name="Round robin closers")
+    reassignment_group(outsider.team, outsider, method="blast", name="Not ours")
+
+    assert services.team_set_plan(actor=owner, plan="pro") == ([], [blast])
+    skipped_rules, skipped_groups = services.team_set_plan(actor=owner, plan="basic")
+
+    assert skipped_rules == []
+    assert {g.pk for g in skipped_groups} == {blast.pk, next_up.pk}
+    assert services.plan_unavailable_methods(team=team) == (skipped_rules, skipped_groups)
 
 
 def test_plan_upgrade_lists_nothing(owner, team, agent):

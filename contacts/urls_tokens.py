@@ -1,6 +1,6 @@
 from django.urls import path
 
-from teams import views_tokens as views
+from contacts import views_tokens as views
 
 urlpatterns = [
     path("", views.api_tokens, name="api_tokens"),

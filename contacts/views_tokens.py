@@ -1,4 +1,5 @@
-"""The team's API tokens: create (shown once), list, revoke. Members with Manage Team only."""
+"""The team's way in for leads: API tokens (create, shown once; list; revoke) and lead
+source webhooks. Members with Manage Team only."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def _page(request, membership: Membership, form: ApiTokenForm):
         "created": request.session.pop(SESSION_KEY, None),
         "sources": LeadSource.objects.filter(team=membership.team),
     }
-    return render(request, "teams/api_tokens.html", context)
+    return render(request, "contacts/api_tokens.html", context)
 
 
 @login_required
