@@ -10,6 +10,7 @@ from django import forms
 
 from contacts.models import ActivityKind, Contact, ContactStatus, RoleKind
 from routing.models import RoutingStatus
+from routing.reassignment import NO_AGENT
 from teams.models import Membership
 
 REASSIGNING = "reassigning"
@@ -142,10 +143,31 @@ class RoleAddForm(forms.Form):
         return data
 
 
+class ExpectedAgentField(forms.CharField):
+    """The primary Agent the page showed ("none": nobody), so a change made meanwhile by
+    someone else is refused instead of overwritten. Not posted at all: no check."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def prepare_value(self, value):
+        return "none" if value == NO_AGENT else value
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in ("", None):
+            return None
+        if value == "none":
+            return NO_AGENT
+        if not value.isdigit():
+            raise forms.ValidationError("Reload the page and try again.")
+        return int(value)
+
+
 class ExpectedAgentMixin(forms.Form):
-    # The primary Agent the page showed, so a change made meanwhile by someone else is
-    # refused instead of overwritten (empty: the contact had no Agent).
-    expected_agent = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    expected_agent = ExpectedAgentField()
 
 
 class AssignDirectlyForm(ExpectedAgentMixin):

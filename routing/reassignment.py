@@ -27,6 +27,9 @@ from routing.writer import Apply, decisions_apply
 from teams.models import Membership
 from teams.permissions import member_has_perm
 
+# The `expected_agent_id` of a page that showed no primary Agent at all.
+NO_AGENT = 0
+
 
 def agent_changed_message(*, row: ContactRouting, state: TeamState, current: int | None) -> str:
     """Why a change based on an Agent the member no longer sees is refused."""
@@ -41,7 +44,8 @@ def agent_changed_message(*, row: ContactRouting, state: TeamState, current: int
 def reassign_refusal(
     *, row: ContactRouting, state: TeamState, current: int | None, expected: int | None
 ) -> str | None:
-    """The reason the primary Agent cannot be changed now, or None."""
+    """The reason the primary Agent cannot be changed now, or None. `expected`: the Agent
+    the member saw (NO_AGENT: nobody), None when the caller does not say."""
     if row.reassign_in_progress:
         who = state.name(row.reassign_started_by_id) if row.reassign_started_by_id else "staff"
         group = row.reassigning_to.name if row.reassigning_to else "a reassignment group"
@@ -49,7 +53,7 @@ def reassign_refusal(
             f"Re-Assign in progress: already being reassigned by {who} through “{group}”; "
             "the Agent cannot be changed until it finishes."
         )
-    if expected is not None and current != expected:
+    if expected is not None and (current if current is not None else NO_AGENT) != expected:
         return agent_changed_message(row=row, state=state, current=current)
     return None
 

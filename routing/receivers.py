@@ -142,8 +142,10 @@ def user_saved(sender, instance, update_fields=None, raw: bool = False, **kwargs
 def rule_changed(sender, instance, raw: bool = False, **kwargs):
     if raw:
         return
-    team_id = instance.team_id if isinstance(instance, RoutingRule) else instance.rule.team_id
-    routing_version_bump(team_id=team_id)
+    if isinstance(instance, RoutingRule):
+        routing_version_bump(team_id=instance.team_id)
+    else:
+        routing_version_bump(rule_id=instance.rule_id)  # one statement, no rule fetched
 
 
 # --- teams asks before a change ----------------------------------------------------------

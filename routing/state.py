@@ -37,9 +37,15 @@ def new_version() -> int:
     return random.randrange(1, 2**53)
 
 
-def routing_version_bump(*, team_id: int) -> None:
-    """Rules, assignees, members or availability changed: routers load them again."""
-    TeamRouting.objects.filter(team_id=team_id).update(version=F("version") + 1)
+def routing_version_bump(*, team_id: int | None = None, rule_id: int | None = None) -> None:
+    """Rules, assignees, members or availability changed: routers load them again.
+    The team is given, or found from one of its rules (in the same statement)."""
+    teams = (
+        TeamRouting.objects.filter(team_id=team_id)
+        if team_id is not None
+        else (TeamRouting.objects.filter(team__routing_rules=rule_id))
+    )
+    teams.update(version=F("version") + 1)
 
 
 def team_routing_ensure(*, team_id: int) -> None:

@@ -46,7 +46,7 @@ from routing.forms_contacts import (
 from routing.groups import groups_available_to
 from routing.manual import contact_assign_directly
 from routing.models import ContactRouting
-from routing.reassignment import reassignment_start, reassignment_start_bulk
+from routing.reassignment import NO_AGENT, reassignment_start, reassignment_start_bulk
 from routing.selectors import open_offer_for
 from teams import permissions as perms
 from teams.access import member_required
@@ -137,7 +137,7 @@ def _profile(request, contact: Contact, *, status: int = 200, **overrides):
         # The Agent shown goes back as expected_agent: a change meanwhile is refused.
         "assign_form": AssignDirectlyForm(
             members=members,
-            initial={"expected_agent": agent_role.membership_id if agent_role else None},
+            initial={"expected_agent": agent_role.membership_id if agent_role else NO_AGENT},
         ),
         "details_form": ContactDetailsForm(instance=copy.copy(contact)),
         **overrides,

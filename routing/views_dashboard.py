@@ -17,6 +17,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from contacts.models import Contact
+from routing.forms_contacts import ExpectedAgentMixin
 from routing.manual import contact_assign_directly, lead_remove
 from routing.selectors_pages import (
     ASSIGNED,
@@ -62,10 +63,8 @@ class DashboardFilterForm(forms.Form):
         }
 
 
-class AssignForm(forms.Form):
+class AssignForm(ExpectedAgentMixin):
     membership = forms.ModelChoiceField(label="Agent", queryset=Membership.objects.none())
-    # The Agent the page showed: if someone changed it meanwhile, nothing is overwritten.
-    expected_agent = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, data, *, membership: Membership):
         super().__init__(data, label_suffix="")

@@ -219,7 +219,6 @@ class MembershipAdmin(TeamFixedAfterCreateMixin, admin.ModelAdmin):
         "is_online",
         "paused",
         "capacity",
-        "last_assigned_at",
         "joined_at",
     )
     list_filter = ("role", "is_active", "is_online", "paused")

@@ -12,8 +12,8 @@ from django.utils import timezone
 from contacts.models import Activity, ContactRole, TimelineEvent
 from contacts.services import contact_role_add
 from contacts.tests.factories import ContactFactory
-from routing.models import ContactRouting, Offer, OfferStatus, Rotation
 from routing.manual import contact_assign_directly
+from routing.models import ContactRouting, Offer, OfferStatus, Rotation
 from routing.offers import offer_claim
 from routing.reassignment import reassignment_start
 from routing.tests.helpers import agent_of, assigned_contact, reassignment_group
@@ -541,7 +541,7 @@ def test_assign_directly_form_posts_the_agent_shown(client, team, admin_member, 
     )
 
     assert shown["expected_agent"] == [str(isa.pk)]
-    assert nobody["expected_agent"] == [""]
+    assert nobody["expected_agent"] == ["none"]  # "nobody was its Agent": checked too
     response = client.post(url("assign_directly", assigned), shown, follow=True)
     assert f"{agent.display_name} is now the primary Agent." in response.text
     assert agent_of(assigned) == agent
@@ -566,8 +566,7 @@ def test_assign_directly_refused_when_the_agent_changed_meanwhile(
 
     assert (
         f"The Agent changed while you were looking: {agent.display_name} holds the contact now "
-        f"(by {owner.display_name}). Reload the profile to see it, then try again."
-        in response.text
+        f"(by {owner.display_name}). Reload the profile to see it, then try again." in response.text
     )
     assert "is now the primary Agent" not in response.text
     _nothing_changed(contact, agent, timeline, rotations)

@@ -418,7 +418,10 @@ def test_rotation_admin_shows_the_turn_counts(staff_client, team, agent, admin_m
     [row] = listing.context["cl"].result_list
     assert row.pk == everyone.rotation_id
     html = listing.content.decode()
-    assert f'<a href="{admin_url(RoutingRule, "change", everyone.pk)}">Acme Realty: Everyone</a>' in html
+    assert (
+        f'<a href="{admin_url(RoutingRule, "change", everyone.pk)}">Acme Realty: Everyone</a>'
+        in html
+    )
     assert '<td class="field-member_count">2</td>' in html
     body = change.content.decode()
     assert f"&quot;{agent.pk}&quot;: 3" in body

@@ -216,8 +216,8 @@ def weighted_team(weights, *, method: str = ROUND_ROBIN, away=frozenset()) -> Te
 
 
 def decide_turns(weights, turns: int, *, method=ROUND_ROBIN, away=lambda step: frozenset()):
-    """Route `turns` contacts one after another against one Live; yield (chosen member
-    id, the oracle's pick for the same state, the Live after advancing)."""
+    """Route `turns` contacts one after another against one Live, checking every pick (and
+    the count it stores) against the oracle; yield (chosen member id, the Live after it)."""
     state = Live()
     for step in range(turns):
         absent = away(step)
@@ -986,6 +986,9 @@ def test_reachable_lists_resume_then_matching_rules_then_default_pool():
     assert [c.membership_id for c in found[-1].candidates] == [7]
     resumed = reachable(rules_of_team, ZILLOW, NOW, tried={5}, resume=3)
     assert [s.id for s in resumed] == [3, 1, 6, 99]
+    in_default = reachable(rules_of_team, ZILLOW, NOW, resume=99)
+    assert in_default[0] == rules_of_team.default_pool  # the pool, not the whole Default Rule
+    assert reachable(rules_of_team, ZILLOW, NOW, resume=404)[0].id == 1  # a deleted rule
 
 
 def test_reachable_without_default_rule():

@@ -98,3 +98,20 @@ def test_assign_by_hand_is_refused_when_the_agent_changed_meanwhile(
     assert agent_of(contact) == agent
     assert ContactRouting.objects.get(pk=contact.pk).rule == pool
     assert not _reminders(contact, closer).exists()
+
+
+def test_two_admins_assigning_one_unassigned_lead_the_second_is_refused(
+    team, agent, admin_member, closer, owner
+):
+    from contacts.tests.factories import ContactFactory
+    from routing.reassignment import NO_AGENT
+
+    contact = ContactFactory(team=team)  # waiting: nobody is its Agent yet
+    contact_assign_directly(
+        actor=admin_member, contact=contact, membership=agent, expected_agent_id=NO_AGENT
+    )
+    with pytest.raises(ValidationError, match="The Agent changed while you were looking"):
+        contact_assign_directly(
+            actor=owner, contact=contact, membership=closer, expected_agent_id=NO_AGENT
+        )
+    assert agent_of(contact) == agent

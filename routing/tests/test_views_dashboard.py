@@ -371,7 +371,7 @@ def test_dashboard_assign_forms_post_the_agent_shown(client, team, admin_member,
         return part[: part.index("</tr>")]
 
     assert f'<input type="hidden" name="expected_agent" value="{agent.pk}">' in row(assigned)
-    assert '<input type="hidden" name="expected_agent" value="">' in row(unassigned)
+    assert '<input type="hidden" name="expected_agent" value="none">' in row(unassigned)
 
 
 def test_reassign_with_the_agent_shown_succeeds(client, team, admin_member, agent, second):

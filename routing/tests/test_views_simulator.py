@@ -31,7 +31,9 @@ def rules(team, agent, admin_member):
 def _state():
     return (
         list(
-            Rotation.objects.order_by("id").values_list("id", "turns", "counts", "epoch", "reset_at")
+            Rotation.objects.order_by("id").values_list(
+                "id", "turns", "counts", "epoch", "reset_at"
+            )
         ),
         list(ContactRouting.objects.order_by("pk").values_list("pk", "status", "rule_id")),
         RoutingLog.objects.count(),
@@ -138,7 +140,10 @@ def test_simulator_explains_skips(client, owner, team, agent, admin_member):
     assert "Yes, but nobody could take it" in row
     assert "nobody in this rule could take the contact" in row
     assert f"<li>{agent.display_name}: offline (rule assigns to online members only)</li>" in row
-    assert f"<li>{admin_member.display_name}: offline (rule assigns to online members only)</li>" in row
+    assert (
+        f"<li>{admin_member.display_name}: offline (rule assigns to online members only)</li>"
+        in row
+    )
     assert "No rule can take it: falls back to the owner, Olive Owner." in body
 
 

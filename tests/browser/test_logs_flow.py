@@ -21,7 +21,7 @@ def zoe(team, agent):
         team=team, first_name="Zoe", last_name="Zillow", email="zoe@example.com", source="Zillow"
     )
     contact.refresh_from_db()
-    assert contact.routing_status == RoutingStatus.ASSIGNED
+    assert contact.routing.status == RoutingStatus.ASSIGNED
     return contact
 
 

@@ -96,7 +96,7 @@ def test_rules_flow_owner_reorders_and_new_contact_follows(
         team=team, first_name="Pat", source="Zillow", contact_type="buyer", city="Austin"
     )
     contact.refresh_from_db()
-    assert contact.routed_rule.name == "Austin"
+    assert contact.routing.rule.name == "Austin"
     assert agent_of(contact) == closer
 
     page.goto(f"{live_server.url}/routing/simulator/")
