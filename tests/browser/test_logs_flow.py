@@ -63,17 +63,21 @@ def test_admin_filters_team_log_without_javascript_reload(
     rows = page.locator("#log-rows tbody tr")
     expect(rows.first).to_be_visible()
 
-    page.get_by_label("Outcome").select_option(label="Rule did not match")
+    page.get_by_label("Outcome").select_option(label="Assigned")
 
+    # One row per decision: Zoe's assignment, by the rule that took her.
     expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text("Facebook leads")
+    expect(rows.first).to_contain_text("Zillow leads")
     expect(page).to_have_url(
-        f"{live_server.url}/routing/logs/?rule=&agent=&outcome=rule_not_matched&days=7"
+        f"{live_server.url}/routing/logs/?rule=&agent=&outcome=assigned&days=7"
     )
     screenshot(page, "routing-logs-list")
     page.set_viewport_size({"width": 375, "height": 812})
-    expect(rows.first).to_contain_text("source 'Zillow' is not one of: Facebook")
+    expect(rows.first).to_contain_text("assigned to Alan Agent")
     screenshot(page, "routing-logs-list-phone")
+    # The decision's steps, rule 1's "no" first, are on the contact's log.
+    rows.first.get_by_role("link", name="Zoe Zillow").click()
+    expect(page.locator(".log-timeline")).to_contain_text("source 'Zillow' is not one of: Facebook")
 
 
 def test_admin_reassigns_and_removes_leads_on_dashboard(

@@ -116,8 +116,8 @@ def test_reassign_from_profile_shows_in_progress_then_timeline(
     expect(page.locator("#timeline .cx-event").first).to_contain_text(record)
     expect(page.locator("#timeline")).to_contain_text("Closers Next Up")
     screenshot(page, "reassign-timeline")
-    contact.refresh_from_db()
-    assert not contact.reassign_in_progress
+    contact.routing.refresh_from_db()
+    assert not contact.routing.reassign_in_progress
 
 
 def test_groups_pages_and_phone_width(page, live_server, owner, setup, login, screenshot):
