@@ -52,7 +52,7 @@ def groups_editable_by(*, membership: Membership) -> QuerySet[ReassignmentGroup]
     if not _can_manage(membership):
         return ReassignmentGroup.objects.none()
     qs = ReassignmentGroup.objects.filter(team_id=membership.team_id)
-    if _scope(membership) == "company":
+    if distribution_scope(membership) == "company":
         return qs
     own = set(membership.groups.values_list("id", flat=True))
     reach = group_descendant_ids(group_ids=own, team=membership.team)
@@ -70,10 +70,6 @@ def _can_manage(membership: Membership) -> bool:
     )
 
 
-def _scope(membership: Membership) -> str:
-    return distribution_scope(membership)
-
-
 def _require_edit(actor: Membership | None, group: ReassignmentGroup) -> None:
     if actor is None:
         return
@@ -87,7 +83,7 @@ def _require_edit(actor: Membership | None, group: ReassignmentGroup) -> None:
 def _check_available_to(actor: Membership | None, team: Team, available_to) -> None:
     if any(g.team_id != team.pk for g in available_to):
         raise ValidationError("“Available To” lists a group of another team.")
-    if actor is None or _scope(actor) == "company":
+    if actor is None or distribution_scope(actor) == "company":
         return
     own = set(actor.groups.values_list("id", flat=True))
     reach = group_descendant_ids(group_ids=own, team=team)
