@@ -105,9 +105,11 @@ def test_round_robin_fair_with_four_processes_and_rollbacks(batch):
     # Batches rolled back after the others stopped looking are still waiting: route them.
     while team_route(team_id=team.pk):
         pass
-    assert not ContactRouting.objects.filter(pk__in=ids).exclude(
-        status=RoutingStatus.ASSIGNED
-    ).exists()
+    assert (
+        not ContactRouting.objects.filter(pk__in=ids)
+        .exclude(status=RoutingStatus.ASSIGNED)
+        .exists()
+    )
     held = Counter(ContactRole.objects.filter(kind="agent").values_list("membership_id", flat=True))
     assert sum(held.values()) == 120  # no contact assigned twice (one Agent each), none lost
     assert ContactRole.objects.filter(kind="agent").values("contact_id").distinct().count() == 120
@@ -173,9 +175,7 @@ def test_claim_and_expiry_race_has_exactly_one_winner():
         member = offer.recipients.get()
         claim, expire = _run_in_threads(
             lambda kind, o=offer, m=member: (
-                offer_claim(
-                    offer_id=o.pk, membership=m, now=o.deadline - timedelta(milliseconds=1)
-                )
+                offer_claim(offer_id=o.pk, membership=m, now=o.deadline - timedelta(milliseconds=1))
                 if kind == "claim"
                 else offer_expire(offer_id=o.pk, now=o.deadline)
             ),
