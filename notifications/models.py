@@ -32,6 +32,7 @@ class Kind(models.TextChoices):
     DIGEST = "digest", "Hourly digest"
     WELCOME_EMAIL = "welcome_email", "Welcome email (to the contact)"
     WELCOME_TEXT = "welcome_text", "Welcome text (to the contact)"
+    ROUTING_FAILED = "routing_failed", "Routing gave up on a contact"
 
 
 # Messages to the contact, sent as their Agent; every other kind goes to the member.
