@@ -38,8 +38,8 @@ migrate: venv ## Apply database migrations and install the periodic task schedul
 seed: migrate ## Create the demo team (idempotent) and print the URL and logins
 	$(PY) manage.py seed_demo
 
-# Web server, django-q2 worker and routing sweeper in the foreground; Ctrl-C (or
-# any one of them exiting) stops all three. `set -m` gives each its own process
+# Web server, the two django-q2 workers (routing; delivery) and the routing sweeper in
+# the foreground; Ctrl-C (or any one of them exiting) stops them all. `set -m` gives each its own process
 # group, so the stop signal also reaches runserver's autoreload child and
 # qcluster's workers. Each gets the signal it shuts down cleanly on: SIGTERM to
 # all of qcluster's processes at once leaves its sentinel waiting forever.
@@ -58,13 +58,14 @@ stop() {
 trap 'stop; exit 0' INT TERM
 start INT $(PY) manage.py runserver $(HOST):$(PORT)
 start INT $(PY) manage.py qcluster
+start INT env Q_CLUSTER_NAME=delivery $(PY) manage.py qcluster
 start TERM $(PY) manage.py routing_sweeper
 for _ in $$(seq 50); do
 	$(PY) -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' $(PORT) 2>/dev/null && break
 	sleep 0.2
 done
 echo
-echo "==> Switchboard is running: web on $(URL), worker and sweeper beside it. Ctrl-C stops all three."
+echo "==> Switchboard is running: web on $(URL); routing and delivery workers and the sweeper beside it. Ctrl-C stops them all."
 [ -n "$$SEED_OUTPUT" ] && echo "$$SEED_OUTPUT"
 echo
 wait -n
@@ -75,7 +76,7 @@ exit $$status
 endef
 export RUN_ALL
 
-run: migrate ## Set up, seed demo data, run web + worker + sweeper (HOST=0.0.0.0 to listen on all interfaces)
+run: migrate ## Set up, seed demo data, run web + workers + sweeper (HOST=0.0.0.0 to listen on all interfaces)
 	@SEED_OUTPUT="$$($(PY) manage.py seed_demo)" || { echo "$$SEED_OUTPUT"; exit 1; }; \
 	echo "$$SEED_OUTPUT"; \
 	SEED_OUTPUT="$$SEED_OUTPUT" exec bash -c "$$RUN_ALL"

@@ -135,20 +135,53 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Switchboard <switchboard@localhost>")
+# Seconds an SMTP connection may block; a mail server that never answers fails the send
+# (it is retried with backoff) instead of holding a delivery worker.
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 
-# --- Tasks (django-q2, ORM broker on the default database) ----------------
+# --- Tasks (django-q2) ------------------------------------------------------
+# Two queues, each with its own workers, so routing never waits behind delivery:
+#   ROUTING_CLUSTER   routing, offer expiry, the routing sweep backstop (`manage.py qcluster`)
+#   DELIVERY_CLUSTER  email, texts, web push, digests, the outbox sweep
+#                     (`Q_CLUSTER_NAME=delivery manage.py qcluster`)
+# The broker is the ORM on the default database, or Redis when REDIS_URL is set, so web
+# processes and worker hosts scale out against one database and one Redis.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+ROUTING_CLUSTER = "switchboard"
+DELIVERY_CLUSTER = "delivery"
 Q_CLUSTER = {
-    "name": "switchboard",
-    "orm": "default",
+    "name": ROUTING_CLUSTER,
     "workers": int(os.environ.get("Q_WORKERS", "2")),
     "timeout": 60,
     "retry": 90,  # must exceed timeout, or a slow task runs twice
     "max_attempts": 5,
     "catch_up": False,
-    "save_limit": 1000,
+    # Successful tasks are not kept (their effects are: routing log, outbox): with up to
+    # 1,000 kept, the monitor locked and pruned them after every task.
+    "save_limit": int(os.environ.get("Q_SAVE_LIMIT", "-1")),
     "poll": 0.2,
     "sync": env_bool("Q_SYNC", False),
+    "ALT_CLUSTERS": {
+        DELIVERY_CLUSTER: {
+            "workers": int(os.environ.get("Q_DELIVERY_WORKERS", "2")),
+            # Each send has its own timeout (EMAIL_TIMEOUT, SMS_WEBHOOK_TIMEOUT, push):
+            # a task stops taking messages well before this.
+            "timeout": 120,
+            "retry": 180,
+        },
+    },
 }
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "switchboard",
+        }
+    }
+else:
+    Q_CLUSTER["orm"] = "default"
 
 # --- Routing --------------------------------------------------------------
 ROUTING_LOG_RETENTION_DAYS = int(os.environ.get("ROUTING_LOG_RETENTION_DAYS", "30"))
@@ -157,7 +190,9 @@ ROUTING_SWEEP_SECONDS = int(os.environ.get("ROUTING_SWEEP_SECONDS", "5"))
 ROUTING_BATCH_SIZE = int(os.environ.get("ROUTING_BATCH_SIZE", "100"))
 # A route task stops after this many seconds of batches and queues its successor.
 ROUTING_TASK_BUDGET_SECONDS = int(os.environ.get("ROUTING_TASK_BUDGET_SECONDS", "20"))
-ROUTING_MAX_ATTEMPTS = int(os.environ.get("ROUTING_MAX_ATTEMPTS", "5"))
+# Attempts at routing a contact whose routing fails, 5 s apart doubling to 6 min: about
+# 35 minutes in all, then owners and admins are told.
+ROUTING_MAX_ATTEMPTS = int(os.environ.get("ROUTING_MAX_ATTEMPTS", "12"))
 
 LOGGING = {
     "version": 1,
@@ -181,6 +216,8 @@ VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
 VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:switchboard@localhost")
 # Delivery attempts per outbox message before it is marked failed.
 NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "5"))
+# A failed send waits this long, doubling with each attempt (at most an hour).
+NOTIFICATION_RETRY_BASE_SECONDS = int(os.environ.get("NOTIFICATION_RETRY_BASE_SECONDS", "60"))
 # Hourly digest: assignments younger than this are left for the next run, so a
 # routing transaction still committing is never skipped.
 DIGEST_SETTLE_SECONDS = int(os.environ.get("DIGEST_SETTLE_SECONDS", "60"))

@@ -21,7 +21,7 @@ from notifications.auto_messages import auto_message_render
 from notifications.models import AutoMessageTemplate, Kind, OutboxMessage
 from notifications.sms import SmsMessage
 from notifications.tokens import claim_url
-from routing.models import OfferKind, OfferStatus
+from routing.models import ContactRouting, OfferKind, OfferStatus, RoutingStatus
 from teams.models import Membership
 
 
@@ -230,6 +230,27 @@ def build_welcome_text(message: OutboxMessage, now: datetime) -> SmsMessage:
     return SmsMessage(to=phone, body=rendered.body, from_name=message.membership.display_name)
 
 
+def build_routing_failed_email(message: OutboxMessage, now: datetime):
+    contact, member = message.contact, message.membership
+    if ContactRouting.objects.filter(pk=contact.pk, status=RoutingStatus.ASSIGNED).exists():
+        raise Skip("the contact has been assigned since")
+    return _email(
+        message,
+        to=_member_email(member),
+        subject=f"Routing gave up on {contact.name}: please assign it",
+        template="routing_failed",
+        context={
+            "member": member,
+            "contact": contact,
+            "error": message.data.get("error", ""),
+            "attempts": message.data.get("attempts"),
+            "dashboard_url": settings.SITE_URL
+            + reverse("routing_pages:dashboard")
+            + "?assignment=failed",
+        },
+    )
+
+
 EMAIL_BUILDERS = {
     Kind.OFFER_NEXT_UP: build_offer_email,
     Kind.OFFER_BLAST: build_offer_email,
@@ -238,6 +259,7 @@ EMAIL_BUILDERS = {
     Kind.FOLLOW_UP_REMINDER: build_reminder_email,
     Kind.DIGEST: build_digest_email,
     Kind.WELCOME_EMAIL: build_welcome_email,
+    Kind.ROUTING_FAILED: build_routing_failed_email,
 }
 SMS_BUILDERS = {Kind.WELCOME_TEXT: build_welcome_text}
 PUSH_BUILDERS = {Kind.OFFER_NEXT_UP: offer_push_payload, Kind.OFFER_BLAST: offer_push_payload}

@@ -3,7 +3,7 @@ routing transaction. Connected in NotificationsConfig.ready()."""
 
 from django.dispatch import receiver
 
-from notifications.services import assignments_notify, offers_notify
+from notifications.services import assignments_notify, offers_notify, routing_failures_notify
 from routing import signals as routing_signals
 
 
@@ -15,3 +15,8 @@ def contacts_assigned(sender, assignments, **kwargs):
 @receiver(routing_signals.offers_made, dispatch_uid="notifications_offers")
 def offers_made(sender, offers, **kwargs):
     offers_notify(offers=offers)
+
+
+@receiver(routing_signals.routing_gave_up, dispatch_uid="notifications_routing_gave_up")
+def routing_gave_up(sender, team_id, failures, **kwargs):
+    routing_failures_notify(team_id=team_id, failures=failures)

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
+from django.urls import reverse
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -39,15 +40,22 @@ from notifications.selectors import inbox_for
 from notifications.sms import get_connection as sms_connection
 from notifications.tokens import redact
 from routing.models import Offer, OfferKind
-from routing.signals import Assignment
+from routing.signals import Assignment, Failure
 from teams.models import Membership
+from teams.permissions import MANAGE_LEAD_DISTRIBUTION, effective_permissions
 
 logger = logging.getLogger(__name__)
 
-# A row left "sending" this long was interrupted (the worker died mid-send). It is
-# marked failed, not retried: it may have gone out, and nothing is ever sent twice.
-STUCK_AFTER = timedelta(minutes=10)
+# A row left "sending" this long was interrupted: its worker died, or was killed at the
+# task timeout, mid-send (every send has its own shorter timeout). It goes back to
+# pending with a backoff, and counts as an attempt.
+STUCK_AFTER = timedelta(minutes=3)
 SWEEP_BATCH = 500
+# One delivery task sends at most this many messages, and stops taking new ones after
+# DELIVERY_BUDGET (well inside the delivery cluster's task timeout): the rest go to a
+# task of their own.
+DELIVERY_CHUNK = 50
+DELIVERY_BUDGET = timedelta(seconds=60)
 
 
 def _stamp(moment: datetime) -> str:
@@ -89,22 +97,48 @@ def _write(rows: list[OutboxMessage], *, now: datetime) -> None:
         transaction.on_commit(partial(_enqueue_keys, due))
 
 
-def _enqueue(message_id: int) -> None:
-    async_task("notifications.tasks.deliver", message_id, task_name=f"deliver-{message_id}")
+def _enqueue_ids(message_ids: list[int]) -> None:
+    """Delivery tasks on the delivery queue, DELIVERY_CHUNK messages each."""
+    for start in range(0, len(message_ids), DELIVERY_CHUNK):
+        chunk = message_ids[start : start + DELIVERY_CHUNK]
+        async_task(
+            "notifications.tasks.deliver_ids",
+            chunk,
+            task_name=f"deliver-{chunk[0]}+{len(chunk) - 1}",
+            cluster=settings.DELIVERY_CLUSTER,
+        )
 
 
 def _enqueue_keys(keys: list[str]) -> None:
-    async_task("notifications.tasks.deliver_keys", keys, task_name=f"deliver-{len(keys)}")
+    """One delivery task for what a routing batch wrote (routing pays one statement)."""
+    async_task(
+        "notifications.tasks.deliver_keys",
+        keys,
+        task_name=f"deliver-{len(keys)}",
+        cluster=settings.DELIVERY_CLUSTER,
+    )
 
 
-def messages_deliver_keys(*, keys: list[str], now: datetime | None = None) -> dict[str, int]:
-    """Deliver the pending messages with these keys, each once (see message_deliver)."""
+def messages_deliver_keys(*, keys: list[str]) -> dict[str, int]:
+    """Deliver the pending messages with these keys (see messages_deliver)."""
     ids = OutboxMessage.objects.filter(key__in=keys, status=Status.PENDING).values_list(
         "pk", flat=True
     )
+    return messages_deliver(message_ids=list(ids))
+
+
+def messages_deliver(*, message_ids: list[int]) -> dict[str, int]:
+    """Send these messages one after another, each once (see message_deliver). Past the
+    time budget the rest are handed to new tasks, so a slow mail server never makes a
+    task overrun its timeout."""
+    started = timezone.now()
     outcomes: dict[str, int] = {}
-    for message_id in list(ids):
-        outcome = message_deliver(message_id=message_id, now=now)
+    for i, message_id in enumerate(message_ids):
+        if timezone.now() - started > DELIVERY_BUDGET:
+            _enqueue_ids(message_ids[i:])
+            outcomes["handed on"] = len(message_ids) - i
+            break
+        outcome = message_deliver(message_id=message_id)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 
@@ -268,6 +302,49 @@ def _assignment_rows(assignment: Assignment, now: datetime) -> list[OutboxMessag
     return rows
 
 
+def routing_failures_notify(*, team_id: int, failures: list[Failure]) -> None:
+    """Routing gave up on contacts: every active member who manages lead distribution
+    (owners, admins with the permission) hears of it, in the app and by email."""
+    now = timezone.now()
+    members = [
+        m
+        for m in Membership.objects.filter(team_id=team_id, is_active=True).select_related(
+            "permission_profile"
+        )
+        if MANAGE_LEAD_DISTRIBUTION in effective_permissions(m)
+    ]
+    rows = []
+    for failure in failures:
+        contact = failure.contact
+        event = f"routing_failed:c{contact.pk}:{_stamp(failure.at)}"
+        title = f"Routing gave up on {contact.name}: it needs someone to assign it"
+        data = {"error": failure.error[:500], "attempts": failure.attempts}
+        common = {"team_id": team_id, "kind": Kind.ROUTING_FAILED, "contact": contact}
+        for member in members:
+            rows.append(
+                _in_app(
+                    now=now,
+                    key=f"{event}:m{member.pk}:in_app",
+                    membership=member,
+                    title=title,
+                    url=reverse("routing_pages:dashboard") + "?assignment=failed",
+                    data=data,
+                    **common,
+                )
+            )
+            rows.append(
+                _outgoing(
+                    now=now,
+                    channel=Channel.EMAIL,
+                    key=f"{event}:m{member.pk}:email",
+                    membership=member,
+                    data=data,
+                    **common,
+                )
+            )
+    _write(rows, now=now)
+
+
 # --- delivery ---------------------------------------------------------------------------
 
 
@@ -299,7 +376,9 @@ def _send(message: OutboxMessage, now: datetime) -> tuple[str, str]:
 
 
 def _backoff(attempts: int) -> timedelta:
-    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+    """Before the next attempt: the base (a minute), doubling, at most an hour."""
+    base = settings.NOTIFICATION_RETRY_BASE_SECONDS
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
 
 
 def message_deliver(*, message_id: int, now: datetime | None = None) -> str:
@@ -372,13 +451,19 @@ def _reminder_in_app(message: OutboxMessage, now: datetime) -> OutboxMessage:
 
 
 def outbox_sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """The backstop: enqueue every due pending row (retries, reminders, lost tasks)."""
+    """The backstop: messages interrupted mid-send go back to pending (after a backoff),
+    and every due pending row is enqueued (retries, reminders, lost tasks)."""
     now = now or timezone.now()
-    interrupted = OutboxMessage.objects.filter(
-        status=Status.SENDING, updated_at__lte=now - STUCK_AFTER
-    ).update(
+    stuck = OutboxMessage.objects.filter(status=Status.SENDING, updated_at__lte=now - STUCK_AFTER)
+    gave_up = stuck.filter(attempts__gte=settings.NOTIFICATION_MAX_ATTEMPTS).update(
         status=Status.FAILED,
-        last_error="interrupted while sending; not retried, as it may have gone out",
+        last_error="interrupted while sending at every attempt: given up",
+        updated_at=now,
+    )
+    interrupted = stuck.update(
+        status=Status.PENDING,
+        next_attempt_at=now + _backoff(1),
+        last_error="interrupted while sending (the worker stopped or timed out): retried",
         updated_at=now,
     )
     due = list(
@@ -387,9 +472,8 @@ def outbox_sweep(*, now: datetime | None = None) -> dict[str, int]:
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
-    for message_id in due:
-        _enqueue(message_id)
-    return {"enqueued": len(due), "interrupted": interrupted}
+    _enqueue_ids(due)
+    return {"enqueued": len(due), "interrupted": interrupted, "given_up": gave_up}
 
 
 def messages_retry(*, message_ids: list[int]) -> int:
@@ -403,8 +487,7 @@ def messages_retry(*, message_ids: list[int]) -> int:
     OutboxMessage.objects.filter(pk__in=ids).update(
         status=Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now
     )
-    for message_id in ids:
-        transaction.on_commit(partial(_enqueue, message_id))
+    transaction.on_commit(partial(_enqueue_ids, ids))
     return len(ids)
 
 

@@ -11,6 +11,10 @@ def deliver_keys(keys: list[str]) -> dict[str, int]:
     return services.messages_deliver_keys(keys=keys)
 
 
+def deliver_ids(message_ids: list[int]) -> dict[str, int]:
+    return services.messages_deliver(message_ids=message_ids)
+
+
 def sweep() -> dict[str, int]:
     return services.outbox_sweep()
 

@@ -14,12 +14,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactStatus
 from contacts.services import contact_archive, timeline_add
 from routing import engine
-from routing.models import ContactRouting
+from routing.models import ContactRouting, LogEvent, RoutingLog, RoutingStatus
 from routing.offers import offers_cancel
-from routing.queue import agents_of, routing_lock, rows_requeue, team_wake_holds
+from routing.queue import (
+    REQUEUE_FIELDS,
+    agents_of,
+    routing_lock,
+    rows_requeue,
+    team_wake_holds,
+)
 from routing.reassignment import reassign_refusal
 from routing.route import contact_route
 from routing.state import team_state, team_version
@@ -146,3 +152,32 @@ def routing_stop(*, contact_id: int, now: datetime) -> int:
         row.save(update_fields=["reassigning_to", "reassign_started_at", "updated_at"])
     team_wake_holds(team_id=row.team_id)
     return cancelled
+
+
+@transaction.atomic
+def failed_retry(*, actor: Membership) -> int:
+    """Route every failed contact of the actor's team again, with a fresh set of attempts
+    (the admin fixed the cause: a rule, a member, the team owner). Returns how many."""
+    _require_lead_distribution(actor, actor.team_id)
+    now = timezone.now()
+    rows = list(
+        ContactRouting.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(team_id=actor.team_id, status=RoutingStatus.FAILED)
+        .exclude(contact__status=ContactStatus.ARCHIVED)
+    )
+    rows_requeue(rows=rows, now=now)
+    ContactRouting.objects.bulk_update(rows, REQUEUE_FIELDS)
+    RoutingLog.objects.bulk_create(
+        [
+            RoutingLog(
+                team_id=row.team_id,
+                contact_id=row.contact_id,
+                event=LogEvent.ROUTED_AGAIN,
+                membership=actor,
+                reason=f"{actor.display_name} retried routing after it failed.",
+                created_at=now,
+            )
+            for row in rows
+        ]
+    )
+    return len(rows)

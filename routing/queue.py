@@ -88,6 +88,12 @@ def team_wake_holds_now(*, team_id: int) -> bool:
     return True
 
 
+REQUEUE_FIELDS = [
+    "status", "attempts", "error", "queued_at", "next_attempt_at", "updated_at", "started_at",
+    "tried_rules", "lapsed_members", "held_since", "hold_until",
+]  # fmt: skip
+
+
 def rows_requeue(*, rows: Iterable[ContactRouting], now: datetime) -> None:
     """Put rows back in the queue for a new routing pass (saved by the caller), woken
     after commit."""

@@ -45,7 +45,7 @@ from routing.state import (
     needs_load,
     team_state,
 )
-from routing.writer import Apply, decisions_apply, routing_backoff
+from routing.writer import Apply, decisions_apply, failures_announce, routing_backoff
 
 logger = logging.getLogger(__name__)
 
@@ -223,11 +223,13 @@ def contact_route_one(*, contact_id: int, team_id: int, now: datetime, statuses=
 
 
 def routing_failed(*, contact_id: int, error: Exception, now: datetime) -> None:
-    """Record the failure on the contact: failed, with the error, retried after a backoff."""
+    """Record the failure on the contact: failed, with the error, retried after a backoff;
+    after the last attempt, owners and admins are told."""
     text = f"{type(error).__name__}: {error}"
     with transaction.atomic():
         row = (
-            ContactRouting.objects.select_for_update()
+            ContactRouting.objects.select_for_update(of=("self",))
+            .select_related("contact")
             .filter(contact_id=contact_id)
             .exclude(status=RoutingStatus.ASSIGNED)
             .first()
@@ -247,6 +249,7 @@ def routing_failed(*, contact_id: int, error: Exception, now: datetime) -> None:
             reason=text[:255],
             created_at=now,
         )
+        failures_announce(rows=[row], now=now)
 
 
 def team_drain(*, team_id: int, held: bool = False, budget_seconds: float | None = None) -> int:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import (
     Case,
+    Count,
     Exists,
     IntegerField,
     OuterRef,
@@ -240,6 +242,7 @@ def contact_log(*, membership: Membership, contact: Contact) -> list[RoutingLog]
 ASSIGNED = "assigned"
 UNASSIGNED = "unassigned"
 HELD = "held"
+FAILED = "failed"
 
 
 def _agent_roles() -> Prefetch:
@@ -274,6 +277,8 @@ def dashboard_contacts(
         qs = qs.filter(~Exists(agent_roles))
     elif assignment == HELD:
         qs = qs.filter(routing__status=RoutingStatus.HELD)
+    elif assignment == FAILED:
+        qs = qs.filter(routing__status=RoutingStatus.FAILED)
     elif assignment.isdigit():
         qs = qs.filter(Exists(agent_roles.filter(membership_id=int(assignment))))
     return (
@@ -283,13 +288,20 @@ def dashboard_contacts(
     )
 
 
-def held_count(*, membership: Membership) -> int:
-    """Contacts of the team held in a rule, waiting for someone available."""
+def attention_counts(*, membership: Membership) -> dict[str, int]:
+    """What needs an admin's eye, in one query: contacts held in a rule waiting for
+    someone available, contacts routing gave up on, and failed ones still being retried."""
     if not can_manage_leads(membership):
-        return 0
+        return {"held": 0, "gave_up": 0, "retrying": 0}
+    failed = Q(status=RoutingStatus.FAILED)
+    last = Q(attempts__gte=settings.ROUTING_MAX_ATTEMPTS)
     return ContactRouting.objects.filter(
-        team_id=membership.team_id, status=RoutingStatus.HELD
-    ).count()
+        team_id=membership.team_id, status__in=[RoutingStatus.HELD, RoutingStatus.FAILED]
+    ).aggregate(
+        held=Count("pk", filter=Q(status=RoutingStatus.HELD)),
+        gave_up=Count("pk", filter=failed & last),
+        retrying=Count("pk", filter=failed & ~last),
+    )
 
 
 def dashboard_page(qs: QuerySet[Contact], number: int, per_page: int = 25):

@@ -31,3 +31,17 @@ contacts_assigned = Signal()
 
 # Sent with offers=[(Offer, [membership ids]), …]: contacts waiting to be claimed.
 offers_made = Signal()
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Routing tried a contact ROUTING_MAX_ATTEMPTS times and gave up: someone must look."""
+
+    contact: Contact
+    error: str
+    attempts: int
+    at: datetime
+
+
+# Sent with team_id, failures=[Failure, …].
+routing_gave_up = Signal()

@@ -1,16 +1,11 @@
 """django-q2 entry points: take ids, call one service."""
 
-from routing.offers import offer_expire
 from routing.route import team_drain
 from routing.sweeps import routing_logs_prune, routing_sweep
 
 
 def route_team(team_id: int, held: bool = False) -> int:
     return team_drain(team_id=team_id, held=held)
-
-
-def expire_offer(offer_id: int) -> bool:
-    return offer_expire(offer_id=offer_id)
 
 
 def sweep() -> dict[str, int]:

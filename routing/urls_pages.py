@@ -26,4 +26,5 @@ urlpatterns = [
         views_dashboard.lead_remove_view,
         name="lead_remove",
     ),
+    path("dashboard/retry-failed/", views_dashboard.failed_retry_view, name="failed_retry"),
 ]

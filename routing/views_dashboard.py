@@ -18,16 +18,17 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from contacts.models import Contact
 from routing.forms_contacts import ExpectedAgentMixin
-from routing.manual import contact_assign_directly, lead_remove
+from routing.manual import contact_assign_directly, failed_retry, lead_remove
 from routing.selectors_pages import (
     ASSIGNED,
+    FAILED,
     HELD,
     UNASSIGNED,
+    attention_counts,
     can_manage_leads,
     dashboard_contact,
     dashboard_contacts,
     dashboard_page,
-    held_count,
     page_number,
     team_members,
     team_rules,
@@ -51,6 +52,7 @@ class DashboardFilterForm(forms.Form):
             (ASSIGNED, "Assigned"),
             (UNASSIGNED, "Unassigned"),
             (HELD, "Held: waiting for someone available"),
+            (FAILED, "Routing failed"),
             ("Assigned to", [(str(m.pk), m.display_name) for m in members]),
         ]
 
@@ -105,7 +107,7 @@ def dashboard(request):
         "form": form,
         "members": members,
         "page": dashboard_page(leads, page_number(request.GET.get("page")), PER_PAGE),
-        "held": held_count(membership=membership),
+        **attention_counts(membership=membership),
     }
     template = "routing/dashboard/list.html"
     if request.htmx and not request.htmx.boosted:
@@ -165,4 +167,19 @@ def lead_remove_view(request, contact_id: int):
         context = {"contact": contact, "notice": message}
         return _vary(render(request, "routing/dashboard/list.html#removed-row", context))
     messages.success(request, message)
+    return redirect_back(request, fallback="routing_pages:dashboard")
+
+
+@login_required
+@require_POST
+def failed_retry_view(request):
+    """Retry now: every contact of the team whose routing failed is routed again."""
+    membership = leads_member_or_403(request)
+    retried = failed_retry(actor=membership)
+    messages.success(
+        request,
+        f"Routing {retried} contact{'s' if retried != 1 else ''} again."
+        if retried
+        else "No failed contact to retry.",
+    )
     return redirect_back(request, fallback="routing_pages:dashboard")

@@ -1,5 +1,8 @@
 """The one writer of routing decisions: roles, offers, routing state, log, timeline.
 
+Offers expire at their deadlines by the routing sweeper's deadline loop (a database
+deadline, no per-offer task), with the django-q2 sweep schedule as the backstop.
+
 Every caller (routing batches, offer claims and expiry, reassignment, assigning by
 hand, imports) hands it locked routing rows and the decisions for them, and it
 writes each table with one statement for the whole batch, then announces the
@@ -12,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django_q.models import Schedule
 
 from contacts.models import ContactRole, RoleKind, TimelineEvent
 from routing import engine, signals
@@ -94,19 +97,6 @@ def log_entry(
     )
 
 
-def _schedule_expiry(offer: Offer) -> Schedule:
-    """A one-off django-q2 schedule at the deadline; the sweeper is the backstop."""
-    return Schedule(
-        name=f"expire-offer-{offer.pk}",
-        func="routing.tasks.expire_offer",
-        args=repr((offer.pk,)),
-        kwargs="{}",
-        schedule_type=Schedule.ONCE,
-        repeats=1,
-        next_run=offer.deadline,
-    )
-
-
 def decisions_apply(*, state: TeamState, items: list[Apply], now: datetime) -> None:
     """Write every decision in `items`, one statement per table. Inside a transaction."""
     if not items:
@@ -115,6 +105,7 @@ def decisions_apply(*, state: TeamState, items: list[Apply], now: datetime) -> N
     roles, replaced, timeline, logs, rows = [], [], [], [], []
     offers: list[tuple[Offer, tuple[int, ...]]] = []
     assignments: list[signals.Assignment] = []
+    failed: list[ContactRouting] = []
     holding = False
     for item in items:
         row, decision = item.routing, item.decision
@@ -155,6 +146,7 @@ def decisions_apply(*, state: TeamState, items: list[Apply], now: datetime) -> N
             row.error = decision.reason
             row.attempts += 1
             row.next_attempt_at = now + routing_backoff(row.attempts)
+            failed.append(row)
         logs.append(
             log_entry(
                 row,
@@ -178,7 +170,6 @@ def decisions_apply(*, state: TeamState, items: list[Apply], now: datetime) -> N
                 for member_id in member_ids
             ]
         )
-        Schedule.objects.bulk_create([_schedule_expiry(offer) for offer, _ in offers])
     # An upsert of rows that all exist: one statement of plain values (bulk_update would
     # build a CASE per field per row, which costs more than the routing itself).
     ContactRouting.objects.bulk_create(
@@ -192,6 +183,7 @@ def decisions_apply(*, state: TeamState, items: list[Apply], now: datetime) -> N
         signals.contacts_assigned.send(sender=Apply, assignments=assignments)
     if offers:
         signals.offers_made.send(sender=Apply, offers=[(o, list(ids)) for o, ids in offers])
+    failures_announce(rows=failed, now=now)
 
 
 def _assign(
@@ -267,5 +259,17 @@ def _assign(
 
 
 def routing_backoff(attempts: int) -> timedelta:
-    """Seconds to wait before routing a failed contact again: 5 s doubling, at most 10 min."""
-    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 600))
+    """Before routing a failed contact again: 5 s, doubling, at most 6 min. With the default
+    12 attempts that rides out about 35 minutes of trouble."""
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 360))
+
+
+def failures_announce(*, rows: list[ContactRouting], now: datetime) -> None:
+    """Rows whose last attempt just failed: routing gives up on them, and says so."""
+    gave_up = [r for r in rows if r.attempts >= settings.ROUTING_MAX_ATTEMPTS]
+    by_team: dict[int, list[signals.Failure]] = {}
+    for row in gave_up:
+        failure = signals.Failure(row.contact, row.error, row.attempts, now)
+        by_team.setdefault(row.team_id, []).append(failure)
+    for team_id, failures in by_team.items():
+        signals.routing_gave_up.send(sender=Apply, team_id=team_id, failures=failures)

@@ -186,18 +186,35 @@ def test_message_deliver_retries_with_backoff_then_gives_up(team, agent, setting
     assert "secret-token" not in caplog.text
 
 
-def test_outbox_sweep_enqueues_due_rows_and_fails_stuck_sends(team, agent, capture):
+def test_outbox_sweep_enqueues_due_rows_and_retries_stuck_sends(team, agent, capture):
+    """A send interrupted mid-way (a crash, a timeout) goes back to pending with a backoff,
+    and goes out at the next sweep after it: never silently to failed."""
     message = _pending_email(team, agent)
-    stuck = rows(contact=message.contact, kind=Kind.WELCOME_TEXT).get()
-    rows(pk=stuck.pk).update(status=Status.SENDING, updated_at=timezone.now() - timedelta(hours=1))
+    stuck = rows(contact=message.contact, kind=Kind.WELCOME_EMAIL).get()
+    other = rows(contact=message.contact, kind=Kind.WELCOME_TEXT).get()
+    now = timezone.now()
+    rows(pk=stuck.pk).update(status=Status.SENDING, attempts=1, updated_at=now - timedelta(hours=1))
+    rows(pk=other.pk).update(status=Status.SENDING, attempts=5, updated_at=now - timedelta(hours=1))
     with capture(execute=True):
-        result = services.outbox_sweep()
-    assert result == {"enqueued": 1, "interrupted": 1}
-    message.refresh_from_db()
+        result = services.outbox_sweep(now=now)
+    assert result == {"enqueued": 0, "interrupted": 1, "given_up": 1}
     stuck.refresh_from_db()
-    assert message.status == Status.SENT
-    assert stuck.status == Status.FAILED
-    assert services.outbox_sweep() == {"enqueued": 0, "interrupted": 0}
+    other.refresh_from_db()
+    assert stuck.status == Status.PENDING
+    assert stuck.next_attempt_at == now + timedelta(minutes=1)
+    assert "retried" in stuck.last_error
+    assert other.status == Status.FAILED  # interrupted at every one of its 5 attempts
+    assert "given up" in other.last_error
+    later = now + timedelta(minutes=1)
+    with time_machine.travel(later, tick=False), capture(execute=True):
+        assert services.outbox_sweep(now=later) == {
+            "enqueued": 1,
+            "interrupted": 0,
+            "given_up": 0,
+        }
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.attempts) == (Status.SENT, 2)
+    assert services.outbox_sweep(now=later) == {"enqueued": 0, "interrupted": 0, "given_up": 0}
 
 
 def test_messages_retry_requeues_failed_rows(team, agent, settings, capture):

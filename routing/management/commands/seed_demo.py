@@ -237,10 +237,6 @@ class Command(BaseCommand):
         team = self._demo_team()
         if team is None:
             return False
-        from django_q.models import Schedule
-
-        offer_ids = Offer.objects.filter(contact__team=team).values_list("pk", flat=True)
-        Schedule.objects.filter(name__in=[f"expire-offer-{pk}" for pk in offer_ids]).delete()
         rotation_ids = list(team.routing_rules.values_list("rotation_id", flat=True))
         # Activity protects its member; clear activities before the cascade reaches members.
         Activity.objects.filter(contact__team=team).delete()

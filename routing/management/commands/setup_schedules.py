@@ -33,7 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         wanted = app_schedules()
         for spec in wanted:
-            fields = {"repeats": -1, "minutes": None, **spec}
+            fields = {"repeats": -1, "minutes": None, "cluster": None, **spec}
             name = fields.pop("name")
             _, created = Schedule.objects.update_or_create(name=name, defaults=fields)
             self.stdout.write(f"{'created' if created else 'up to date'}: {name}")
