@@ -98,9 +98,10 @@ format: venv ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: venv ## Routing and intake benchmarks on PostgreSQL (needs DATABASE_URL)
+bench: venv ## Routing, intake, speed-to-lead and live-offer benchmarks on PostgreSQL (needs DATABASE_URL)
 	$(PY) bench/run.py
 	$(PY) bench/intake.py
+	$(PY) bench/intake_lean.py
 
 clean: ## Remove caches and test artifacts (keeps .venv and the dev database)
 	rm -rf test-artifacts test-results .pytest_cache .ruff_cache var/static

@@ -8,6 +8,7 @@ from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from api import contacts, webhooks
+from api.auth import ip_limit_refusal
 from api.errors import ApiError, error_response, ninja_errors, record_rejection
 
 api = NinjaAPI(
@@ -28,6 +29,9 @@ api.add_router("/v1/webhooks", webhooks.router)
 
 @api.exception_handler(ApiError)
 def _api_error(request, exc: ApiError):
+    refusal = ip_limit_refusal(request)
+    if refusal is not None:
+        exc = refusal  # a flood: answered 429 and not stored
     record_rejection(request, exc)
     return error_response(exc.status, exc.detail, exc.errors, exc.headers)
 

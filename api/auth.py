@@ -7,8 +7,8 @@ from functools import wraps
 from django.conf import settings
 from ninja.security import HttpBearer
 
-from api.errors import ApiError, error_response, too_many_requests
-from contacts.ratelimit import client_ip, ratelimit_hit
+from api.errors import ApiError, too_many_requests
+from contacts.ratelimit import client_ip, ratelimit_hits
 from teams.models import ApiToken
 from teams.tokens import api_token_authenticate
 
@@ -23,33 +23,51 @@ class ApiTokenAuth(HttpBearer):
 token_auth = ApiTokenAuth()
 
 
-def limit(bucket: str, per_window: int, what: str) -> None:
-    verdict = ratelimit_hit(
-        bucket=bucket,
-        limit=per_window,
-        window_seconds=settings.INTAKE_RATE_LIMIT_WINDOW_SECONDS,
-    )
-    if not verdict.allowed:
-        raise too_many_requests(verdict, what)
+INTAKE_LIMITS_PENDING = "_intake_limits_pending"
 
 
-def limit_token(token: ApiToken) -> None:
-    limit(f"token:{token.pk}", settings.INTAKE_RATE_LIMIT_PER_TOKEN, "token")
-
-
-def limited_by_ip(run):
-    """Counts the client's IP before anything else runs, authentication included:
-    a flood of bad tokens is stopped here, before it costs a lookup or a stored rejection."""
+def intake_limited(run):
+    """An intake operation: its rate limits are counted once, in one statement (or none,
+    with Redis), by `limit_caller` as soon as the caller is known. A request turned away
+    before that (unknown token, wrong signature, too large…) counts its client IP alone
+    on its way out (`ip_limit_refusal`): over the limit it gets a 429 and is not stored,
+    so a flood of bad requests never fills the rejected payloads."""
 
     @wraps(run)
     def wrapped(request, *args, **kwargs):
-        try:
-            limit(f"ip:{client_ip(request)}", settings.INTAKE_RATE_LIMIT_PER_IP, "address")
-        except ApiError as exc:
-            return error_response(exc.status, exc.detail, headers=exc.headers)
+        setattr(request, INTAKE_LIMITS_PENDING, True)
         return run(request, *args, **kwargs)
 
     return wrapped
+
+
+def limit_caller(request, bucket: str, per_window: int, what: str) -> None:
+    """Count the request against its client IP and its caller (`bucket`), or raise 429."""
+    setattr(request, INTAKE_LIMITS_PENDING, False)
+    by_ip, by_caller = ratelimit_hits(
+        limits=[
+            (f"ip:{client_ip(request)}", settings.INTAKE_RATE_LIMIT_PER_IP),
+            (bucket, per_window),
+        ],
+        window_seconds=settings.INTAKE_RATE_LIMIT_WINDOW_SECONDS,
+    )
+    if not by_ip.allowed:
+        raise too_many_requests(by_ip, "address")
+    if not by_caller.allowed:
+        raise too_many_requests(by_caller, what)
+
+
+def ip_limit_refusal(request) -> ApiError | None:
+    """An intake request turned away before `limit_caller`: count its IP now, and say
+    whether it is over the limit (then it is answered 429 instead, and not stored)."""
+    if not getattr(request, INTAKE_LIMITS_PENDING, False):
+        return None
+    setattr(request, INTAKE_LIMITS_PENDING, False)
+    (verdict,) = ratelimit_hits(
+        limits=[(f"ip:{client_ip(request)}", settings.INTAKE_RATE_LIMIT_PER_IP)],
+        window_seconds=settings.INTAKE_RATE_LIMIT_WINDOW_SECONDS,
+    )
+    return None if verdict.allowed else too_many_requests(verdict, "address")
 
 
 def require_access(token: ApiToken, *, create: bool = False, read: bool = False) -> None:

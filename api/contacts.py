@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Prefetch, QuerySet
@@ -15,7 +16,7 @@ from ninja import Header, Path, Query, Router
 from ninja.decorators import decorate_view
 from pydantic import StringConstraints
 
-from api.auth import limit_token, limited_by_ip, require_access, token_auth
+from api.auth import intake_limited, limit_caller, require_access, token_auth
 from api.errors import ApiError, read_json
 from api.schemas import (
     ContactDetailOut,
@@ -36,8 +37,8 @@ from contacts.intake import (
     request_fingerprint,
 )
 from contacts.models import Contact, ContactRole, RoleKind
-from routing.models import RoutingLog, RoutingStatus
-from teams.models import Team
+from routing.models import ContactRouting, RoutingLog, RoutingStatus
+from teams.models import Membership, Team
 
 router = Router(tags=["contacts"])
 
@@ -72,8 +73,23 @@ def team_contacts(team: Team) -> QuerySet[Contact]:
 
 
 def contact_data(contact: Contact) -> dict:
+    """A contact read through `team_contacts` (routing, tags and agent come with it)."""
     agent = contact.agent_roles[0].membership if contact.agent_roles else None
-    routing = getattr(contact, "routing", None)
+    return contact_fields(
+        contact,
+        routing=getattr(contact, "routing", None),
+        agent=agent,
+        tags=[tag.name for tag in contact.tags.all()],
+    )
+
+
+def contact_fields(
+    contact: Contact,
+    *,
+    routing: ContactRouting | None,
+    agent: Membership | None,
+    tags: Iterable[str],
+) -> dict:
     return {
         "id": contact.pk,
         **{
@@ -96,7 +112,7 @@ def contact_data(contact: Contact) -> dict:
         "assigned_at": routing.assigned_at if routing else None,
         "price_min": int(contact.price_min) if contact.price_min is not None else None,
         "price_max": int(contact.price_max) if contact.price_max is not None else None,
-        "tags": sorted(tag.name for tag in contact.tags.all()),
+        "tags": sorted(tags),
         "primary_agent": (
             {"id": agent.pk, "name": agent.display_name, "email": agent.user.email}
             if agent
@@ -162,12 +178,15 @@ def contact_detail(request: HttpRequest, contact_id: int = Path(..., ge=1, le=2*
 
 
 def intake_body(result: IntakeResult, team: Team) -> dict:
-    contact = team_contacts(team).get(pk=result.contact.pk)
-    data = {
-        **contact_data(contact),
-        "deduplicated": result.deduplicated,
-        "matched_by": result.matched_by,
-    }
+    if result.deduplicated:
+        # The contact it matched has an agent, tags and a routing state that are not in
+        # memory, and routing may have just changed them (routed again): read it back.
+        contact_json = contact_data(team_contacts(team).get(pk=result.contact.pk))
+    else:
+        # A new contact, answered from memory as it was committed: routing starts only
+        # after the commit, so it is not routed yet and has no agent.
+        contact_json = contact_fields(result.contact, routing=None, agent=None, tags=result.tags)
+    data = {**contact_json, "deduplicated": result.deduplicated, "matched_by": result.matched_by}
     # What is stored for a replay must be plain JSON.
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
@@ -248,14 +267,14 @@ def intake_respond(
         "Idempotency-Key to make retries safe: the same key and body replay the first answer."
     ),
 )
-@decorate_view(limited_by_ip)
+@decorate_view(intake_limited)
 def contact_create(
     request: HttpRequest,
     idempotency_key: IdempotencyKey = None,
 ):
     token = request.auth
     require_access(token, create=True)
-    limit_token(token)
+    limit_caller(request, f"token:{token.pk}", settings.INTAKE_RATE_LIMIT_PER_TOKEN, "token")
     data, payload = read_json(request, LeadIn)
     lead = payload.to_lead(source=payload.source or "API")
     return intake_respond(

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from ninja import Header, Path, Router
 from ninja.decorators import decorate_view
 
-from api.auth import limit, limited_by_ip
+from api.auth import intake_limited, limit_caller
 from api.contacts import (
     INTAKE_ERRORS,
     IdempotencyKey,
@@ -42,7 +42,7 @@ Signature = Header[
         "contact (200, deduplicated) instead of a new one."
     ),
 )
-@decorate_view(limited_by_ip)
+@decorate_view(intake_limited)
 def webhook_receive(
     request: HttpRequest,
     slug: str = Path(..., pattern=r"^[-a-zA-Z0-9_]{1,80}$"),
@@ -64,7 +64,8 @@ def webhook_receive(
             team=source.team,
             source=source,
         )
-    limit(f"source:{source.pk}", settings.INTAKE_RATE_LIMIT_PER_TOKEN, "lead source")
+    per_window = settings.INTAKE_RATE_LIMIT_PER_TOKEN
+    limit_caller(request, f"source:{source.pk}", per_window, "lead source")
     try:
         data, payload = read_json(request, WebhookLeadIn)
     except ApiError as exc:

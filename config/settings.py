@@ -225,8 +225,9 @@ DIGEST_SETTLE_SECONDS = int(os.environ.get("DIGEST_SETTLE_SECONDS", "60"))
 DIGEST_FIRST_LOOKBACK_HOURS = int(os.environ.get("DIGEST_FIRST_LOOKBACK_HOURS", "24"))
 
 # --- Intake: JSON API, lead-source webhooks, CSV import --------------------
-# Fixed-window limits per API token (or lead source) and per client IP, counted
-# in the database so every gunicorn worker shares them; 0 turns a limit off.
+# Fixed-window limits per API token (or lead source) and per client IP, counted where
+# every web process sees them: in the database (both buckets in one upsert), or in Redis
+# when REDIS_URL is set; 0 turns a limit off.
 INTAKE_RATE_LIMIT_WINDOW_SECONDS = int(os.environ.get("INTAKE_RATE_LIMIT_WINDOW_SECONDS", "60"))
 INTAKE_RATE_LIMIT_PER_TOKEN = int(os.environ.get("INTAKE_RATE_LIMIT_PER_TOKEN", "600"))
 INTAKE_RATE_LIMIT_PER_IP = int(os.environ.get("INTAKE_RATE_LIMIT_PER_IP", "300"))

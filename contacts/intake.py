@@ -25,7 +25,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from contacts import signals
@@ -41,7 +42,13 @@ from contacts.models import (
     RejectedPayload,
 )
 from contacts.ratelimit import ratelimit_prune
-from contacts.services import contact_create, contacts_bulk_create, tags_resolve, timeline_add
+from contacts.services import (
+    contact_create,
+    contacts_bulk_create,
+    tags_clean,
+    tags_resolve,
+    timeline_add,
+)
 from teams.models import Membership, Team
 
 logger = logging.getLogger(__name__)
@@ -111,6 +118,7 @@ class IntakeResult:
     contact: Contact
     deduplicated: bool
     matched_by: str = ""
+    tags: tuple[str, ...] = ()  # a new contact's tag names, as stored
 
 
 def lead_intake(
@@ -124,11 +132,13 @@ def lead_intake(
 
     Concurrent leads with the same email (or phone and name, or source lead id)
     are serialised by a transaction-scoped lock, so ten identical posts make one
-    contact and nine inquiries on it.
+    contact and nine inquiries on it. One transaction, no savepoints: a new lead
+    is the lock, one dedup query, and its inserts.
     """
     fields = {**lead.fields, "email": normalize_email(lead.fields.get("email", ""))}
     email, phone = fields["email"], normalize_phone(fields.get("phone", ""))
     name = normalize_name(f"{fields.get('first_name', '')} {fields.get('last_name', '')}")
+    tags: tuple[str, ...] = ()
     with stored_first("Lead"):
         _dedup_lock(_dedup_keys(team.pk, email, phone, name, source, external_id))
         match = _find_match(team, fields, source, external_id)
@@ -136,18 +146,25 @@ def lead_intake(
             contact, matched_by = match
             inquiry_attach(contact=contact, lead=lead, matched_by=matched_by)
         else:
-            contact = contact_create(team=team, tags=lead.tags, **fields)
-            if lead.message:
-                timeline_add(
-                    contact=contact,
-                    kind="inquiry",
-                    message=f"Inquiry from {lead.source or 'an unnamed source'}.",
-                    text=lead.message[:2000],
-                )
-        matched_by = match[1] if match else ""
+            matched_by = ""
+            inquiry = (
+                {
+                    "kind": "inquiry",
+                    "message": f"Inquiry from {lead.source or 'an unnamed source'}.",
+                    "text": lead.message[:2000],
+                }
+                if lead.message
+                else None
+            )
+            contact = contact_create(
+                team=team, tags=lead.tags, events=[inquiry] if inquiry else (), **fields
+            )
+            tags = tags_clean(lead.tags)
         if source is not None and external_id and matched_by != "source lead id":
             ExternalLead.objects.create(source=source, external_id=external_id, contact=contact)
-    return IntakeResult(contact=contact, deduplicated=match is not None, matched_by=matched_by)
+    return IntakeResult(
+        contact=contact, deduplicated=match is not None, matched_by=matched_by, tags=tags
+    )
 
 
 def _dedup_keys(
@@ -171,44 +188,67 @@ def _dedup_keys(
 def _dedup_lock(keys: list[str]) -> None:
     """Hold a lock per dedup key until commit.
 
-    PostgreSQL: transaction-scoped advisory locks, taken in a fixed order so two
-    leads sharing keys cannot deadlock. SQLite: every transaction here begins
-    IMMEDIATE (settings), which already serialises writers, so there is nothing to add.
+    PostgreSQL: transaction-scoped advisory locks, all taken by one statement, in a
+    fixed order (its select list is evaluated left to right) so two leads sharing keys
+    cannot deadlock. It must be a statement of its own, before the dedup query: that
+    query's snapshot is taken when it starts, so it sees whatever the lock's previous
+    holder committed. SQLite: every transaction here begins IMMEDIATE (settings), which
+    already serialises writers, so there is nothing to add.
     """
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or not keys:
         return
     lock_ids = sorted(
         {int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True) for k in keys}
     )
     with connection.cursor() as cursor:
-        for lock_id in lock_ids:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+        cursor.execute(
+            "SELECT " + ", ".join(["pg_advisory_xact_lock(%s)"] * len(lock_ids)), lock_ids
+        )
+
+
+# The dedup query's ranks, best first.
+_BY_SOURCE_ID, _BY_EMAIL, _BY_NAME = 0, 1, 2
+NAMESAKES_LOOKED_AT = 200
 
 
 def _find_match(
     team: Team, fields: dict, source: LeadSource | None, external_id: str
 ) -> tuple[Contact, str] | None:
-    """The team's oldest contact this lead duplicates, and how it matched."""
-    if source is not None and external_id:
-        known = (
-            ExternalLead.objects.filter(source=source, external_id=external_id)
-            .select_related("contact")
-            .first()
-        )
-        if known is not None:
-            return known.contact, "source lead id"
-    contacts = Contact.objects.filter(team=team).order_by("created_at", "id")
-    if fields["email"]:
-        found = contacts.filter(email__iexact=fields["email"]).first()
-        if found is not None:
-            return found, "email"
+    """The team's oldest contact this lead duplicates, and how it matched, in one query.
+
+    Candidates are ranked: the contact the source's lead id became, then the oldest
+    with the email, then namesakes (oldest first) whose phone is the lead's once
+    normalised, which is checked here; only the first NAMESAKES_LOOKED_AT are looked at.
+    """
+    email = fields["email"]
     phone = normalize_phone(fields.get("phone", ""))
     first, last = fields.get("first_name", "").strip(), fields.get("last_name", "").strip()
+    ranks, wanted = [], Q()
+    if source is not None and external_id:
+        known = ExternalLead.objects.filter(source=source, external_id=external_id)
+        by_id = Q(pk__in=known.values("contact_id"))
+        ranks.append(When(by_id, then=Value(_BY_SOURCE_ID)))
+        wanted |= by_id
+    if email:
+        by_email = Q(team=team, email__iexact=email)
+        ranks.append(When(by_email, then=Value(_BY_EMAIL)))
+        wanted |= by_email
     if phone and (first or last):
-        namesakes = contacts.filter(first_name__iexact=first, last_name__iexact=last)
-        for candidate in namesakes.exclude(phone="").only("id", "phone")[:200]:
-            if normalize_phone(candidate.phone) == phone:
-                return Contact.objects.get(pk=candidate.pk), "phone and name"
+        wanted |= Q(team=team, first_name__iexact=first, last_name__iexact=last) & ~Q(phone="")
+    if not wanted:
+        return None
+    candidates = (
+        Contact.objects.filter(wanted)
+        .annotate(rank=Case(*ranks, default=Value(_BY_NAME)))
+        .order_by("rank", "created_at", "id")[:NAMESAKES_LOOKED_AT]
+    )
+    for candidate in candidates:
+        if candidate.rank == _BY_SOURCE_ID:
+            return candidate, "source lead id"
+        if candidate.rank == _BY_EMAIL:
+            return candidate, "email"
+        if normalize_phone(candidate.phone) == phone:
+            return candidate, "phone and name"
     return None
 
 
@@ -267,16 +307,12 @@ def idempotency_begin(
 
     None: go ahead. A StoredResponse: replay it. Raises IdempotencyMismatch for
     another request under the same key, IdempotencyInFlight while the first runs.
+    One statement to claim a new key (an insert that does nothing when the key is
+    taken), one more to read a taken one.
     """
     now = now or timezone.now()
-    try:
-        with transaction.atomic():
-            IdempotencyKey.objects.create(
-                team=team, key=key, fingerprint=fingerprint, created_at=now
-            )
+    if _idempotency_claim(team=team, key=key, fingerprint=fingerprint, now=now):
         return None
-    except IntegrityError:
-        pass
     row = IdempotencyKey.objects.filter(team=team, key=key).first()
     if row is None:  # the first request failed and released the key a moment ago
         raise IdempotencyInFlight
@@ -292,6 +328,29 @@ def idempotency_begin(
     if taken:
         return None
     raise IdempotencyInFlight
+
+
+def _idempotency_claim(*, team: Team, key: str, fingerprint: str, now: datetime) -> bool:
+    """Insert the key unless the team has it already (no error, so no transaction or
+    savepoint around it): True if this request inserted it."""
+    meta = IdempotencyKey._meta
+    q = connection.ops.quote_name
+    columns = ("team_id", "key", "fingerprint", "state", "created_at")
+    values = [
+        team.pk,
+        key,
+        fingerprint,
+        IdempotencyState.IN_FLIGHT.value,
+        meta.get_field("created_at").get_db_prep_value(now, connection),
+    ]
+    sql = (
+        f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({q('team_id')}, {q('key')}) DO NOTHING RETURNING {q('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return cursor.fetchone() is not None
 
 
 def idempotency_finish(*, team: Team, key: str, status: int, body: dict) -> None:

@@ -1,20 +1,30 @@
-"""Fixed-window rate limits shared by every process through the database.
+"""Fixed-window rate limits shared by every process.
 
-One upsert per hit (``INSERT … ON CONFLICT DO UPDATE SET hits = hits + 1
-RETURNING hits``, on PostgreSQL and SQLite ≥ 3.35 alike) counts and reads in
-one atomic statement, so gunicorn workers and hosts see the same count.
+All the buckets a request counts in (its client IP, its token or lead source) are
+counted and read in one step, shared by every gunicorn worker and host:
+
+- in the database, one multi-row upsert (``INSERT … VALUES (…), (…) ON CONFLICT DO
+  UPDATE SET hits = hits + 1 RETURNING bucket, hits``, on PostgreSQL and SQLite ≥ 3.35
+  alike);
+- in the Django cache when ``REDIS_URL`` is set (the cache is Redis then): ``incr``,
+  or ``add`` for a window's first hit, and no SQL at all.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from contacts.models import RateLimitCounter
+
+BUCKET_MAX = 160  # RateLimitCounter.bucket's length
 
 
 @dataclass(frozen=True)
@@ -25,27 +35,69 @@ class Verdict:
     retry_after: int  # seconds until the window ends
 
 
+def ratelimit_hits(
+    *, limits: Sequence[tuple[str, int]], window_seconds: int, now: float | None = None
+) -> list[Verdict]:
+    """Count one hit in each (bucket, limit)'s current window, in one step; a verdict per
+    pair, in their order. A limit of 0 or less turns that bucket off (not counted)."""
+    now = time.time() if now is None else now
+    window_start = int(now // window_seconds) * window_seconds
+    buckets = sorted({bucket[:BUCKET_MAX] for bucket, limit in limits if limit > 0})
+    if not buckets:
+        hits = {}
+    elif getattr(settings, "REDIS_URL", ""):
+        hits = _count_in_cache(buckets, window_start, window_seconds)
+    else:
+        hits = _count_in_database(buckets, window_start)
+    retry_after = max(1, math.ceil(window_start + window_seconds - now))
+    verdicts = []
+    for bucket, limit in limits:
+        if limit <= 0:
+            verdicts.append(Verdict(allowed=True, hits=0, limit=limit, retry_after=0))
+            continue
+        count = hits[bucket[:BUCKET_MAX]]
+        verdicts.append(
+            Verdict(allowed=count <= limit, hits=count, limit=limit, retry_after=retry_after)
+        )
+    return verdicts
+
+
 def ratelimit_hit(
     *, bucket: str, limit: int, window_seconds: int, now: float | None = None
 ) -> Verdict:
     """Count one hit in `bucket`'s current window; a limit of 0 or less turns the limit off."""
-    if limit <= 0:
-        return Verdict(allowed=True, hits=0, limit=limit, retry_after=0)
-    now = time.time() if now is None else now
-    window_start = int(now // window_seconds) * window_seconds
+    (verdict,) = ratelimit_hits(limits=[(bucket, limit)], window_seconds=window_seconds, now=now)
+    return verdict
+
+
+def _count_in_database(buckets: list[str], window_start: int) -> dict[str, int]:
+    # Rows in a fixed (sorted) order: two requests sharing buckets lock them in the same
+    # order and cannot deadlock.
     q = connection.ops.quote_name
     table = q(RateLimitCounter._meta.db_table)
     bucket_col, window_col, hits_col = q("bucket"), q("window_start"), q("hits")
     sql = (
-        f"INSERT INTO {table} ({bucket_col}, {window_col}, {hits_col}) VALUES (%s, %s, 1) "
-        f"ON CONFLICT ({bucket_col}, {window_col}) "
-        f"DO UPDATE SET {hits_col} = {table}.{hits_col} + 1 RETURNING {hits_col}"
+        f"INSERT INTO {table} ({bucket_col}, {window_col}, {hits_col}) VALUES "
+        + ", ".join(["(%s, %s, 1)"] * len(buckets))
+        + f" ON CONFLICT ({bucket_col}, {window_col}) "
+        f"DO UPDATE SET {hits_col} = {table}.{hits_col} + 1 RETURNING {bucket_col}, {hits_col}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [bucket[:160], window_start])
-        (hits,) = cursor.fetchone()
-    retry_after = max(1, math.ceil(window_start + window_seconds - now))
-    return Verdict(allowed=hits <= limit, hits=hits, limit=limit, retry_after=retry_after)
+        cursor.execute(sql, [value for bucket in buckets for value in (bucket, window_start)])
+        return dict(cursor.fetchall())
+
+
+def _count_in_cache(buckets: list[str], window_start: int, window_seconds: int) -> dict[str, int]:
+    # A window's key outlives the window a little, then expires: nothing to prune.
+    timeout = window_seconds + 60
+    hits = {}
+    for bucket in buckets:
+        key = f"ratelimit:{window_start}:{quote(bucket, safe=':.[]')}"
+        try:
+            hits[bucket] = cache.incr(key)
+        except ValueError:  # the window's first hit (or a racing first hit: add fails)
+            hits[bucket] = 1 if cache.add(key, 1, timeout) else cache.incr(key)
+    return hits
 
 
 def ratelimit_prune(*, now: float | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts import signals
@@ -40,23 +40,89 @@ def tags_resolve(*, team: Team, names: Iterable[str]) -> list[Tag]:
     return list(existing.values())
 
 
-@transaction.atomic
+def tags_clean(names: Iterable[str]) -> tuple[str, ...]:
+    """Tag names as they are stored: stripped, blank ones dropped, each once, sorted."""
+    return tuple(sorted({n.strip() for n in names if n and n.strip()}))
+
+
 def contact_create(
-    *, team: Team, tags: Iterable[str] = (), actor: Membership | None = None, **fields
+    *,
+    team: Team,
+    tags: Iterable[str] = (),
+    actor: Membership | None = None,
+    events: Iterable[dict] = (),
+    **fields,
 ) -> Contact:
-    """Store the contact. Its post_save is the announcement (routing queues it)."""
+    """Store the contact, its tags and its timeline: "created", then `events` (each a
+    kind, a message and data, as timeline_add takes them) in the same insert. Its
+    post_save is the announcement (routing queues it).
+
+    Validated before anything is written, without a query; atomic, without a savepoint
+    of its own when the caller's transaction is open (intake's is).
+    """
     contact = Contact(team=team, **fields)
-    contact.full_clean(exclude=["team"])
-    contact.save()
-    if tags:
-        contact.tags.set(tags_resolve(team=team, names=tags))
-    timeline_add(
-        contact=contact,
-        kind="created",
-        actor=actor,
-        message=f"Contact created{f' from {contact.source}' if contact.source else ''}.",
-    )
+    # full_clean would check the price range constraint with a query: it is checked here
+    # instead, and the database constraint stays as the backstop.
+    contact.full_clean(exclude=["team"], validate_constraints=False)
+    _price_range_check(contact)
+    names = tags_clean(tags)
+    created = f"Contact created{f' from {contact.source}' if contact.source else ''}."
+    with transaction.atomic(savepoint=False):
+        contact.save()
+        if names:
+            _tags_attach_new(contact, names)
+        TimelineEvent.objects.bulk_create(
+            [
+                TimelineEvent(contact=contact, kind="created", actor=actor, message=created),
+                *(
+                    TimelineEvent(
+                        contact=contact,
+                        kind=event["kind"],
+                        actor=actor,
+                        message=event["message"],
+                        data={k: v for k, v in event.items() if k not in ("kind", "message")},
+                    )
+                    for event in events
+                ),
+            ]
+        )
     return contact
+
+
+def _price_range_check(contact: Contact) -> None:
+    """Contact's contact_price_range_ordered constraint, in Python."""
+    low, high = contact.price_min, contact.price_max
+    if low is not None and high is not None and low > high:
+        raise ValidationError({"price_max": "Must not be below the price from."})
+
+
+def _tags_attach_new(contact: Contact, names: tuple[str, ...]) -> None:
+    """Tag a contact just created: one statement when the team has every tag already
+    (the links inserted straight from the tag rows), two more when some are new."""
+    if _tags_link(contact, names) == len(names):
+        return
+    Tag.objects.bulk_create(
+        [Tag(team_id=contact.team_id, name=name) for name in names], ignore_conflicts=True
+    )
+    _tags_link(contact, names, skip_linked=True)
+
+
+def _tags_link(contact: Contact, names: tuple[str, ...], *, skip_linked: bool = False) -> int:
+    """Link the contact to the team's tags of these names; how many links were made."""
+    q = connection.ops.quote_name
+    through = Contact.tags.through._meta
+    contact_col = q(through.get_field("contact").column)
+    tag_col = q(through.get_field("tag").column)
+    sql = (
+        f"INSERT INTO {q(through.db_table)} ({contact_col}, {tag_col}) "
+        f"SELECT %s, {q('id')} FROM {q(Tag._meta.db_table)} "
+        f"WHERE {q('team_id')} = %s AND {q('name')} IN ({', '.join(['%s'] * len(names))})"
+        + (" ON CONFLICT DO NOTHING" if skip_linked else "")
+        + f" RETURNING {tag_col}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [contact.pk, contact.team_id, *names])
+        return len(cursor.fetchall())
 
 
 @transaction.atomic

@@ -43,7 +43,7 @@ def _auth(token):
 @pytest.mark.django_db(transaction=True)
 def test_contact_create_stores_routes_and_answers_201(client, token, agent, routed_to_agent):
     # Real commits: the contact commits, routing runs on commit (django-q2 in sync
-    # mode here), and only then is the answer built.
+    # mode here). The answer says what was committed, from memory: not routed yet.
     response = post_lead(client, LEAD, token=token)
 
     assert response.status_code == 201
@@ -52,16 +52,23 @@ def test_contact_create_stores_routes_and_answers_201(client, token, agent, rout
     assert body["id"] == contact.pk
     assert response["Location"] == f"{CONTACTS_URL}/{contact.pk}"
     assert body["deduplicated"] is False
-    assert body["routing_status"] == RoutingStatus.ASSIGNED
-    assert body["primary_agent"] == {
-        "id": agent.pk,
-        "name": "Alan Agent",
-        "email": agent.user.email,
-    }
+    assert (body["routing_status"], body["primary_agent"]) == (RoutingStatus.RECEIVED, None)
     assert body["email"] == "lena@example.net"
     assert body["tags"] == ["hot"]
     assert (body["price_min"], body["price_max"]) == (300000, 450000)
     assert contact.timeline.filter(kind="inquiry", data__text=LEAD["message"]).exists()
+    # Routing ran after the commit: reading the contact shows its agent.
+    detail = client.get(response["Location"], **_auth(token)).json()
+    assert detail["routing_status"] == RoutingStatus.ASSIGNED
+    assert detail["primary_agent"] == {
+        "id": agent.pk,
+        "name": "Alan Agent",
+        "email": agent.user.email,
+    }
+    # Built from memory, the rest of the body is what a read of the stored contact gives.
+    stored = (set(body) & set(detail)) - {"routing_status", "primary_agent", "assigned_at"}
+    assert {k: body[k] for k in stored} == {k: detail[k] for k in stored}
+    assert len(stored) == 15
 
 
 def test_contact_create_commits_before_routing_runs(
@@ -96,7 +103,9 @@ def test_contact_create_routing_failure_leaves_contact_failed_then_swept(
     assert contact.routing.status == RoutingStatus.FAILED
     assert "RuntimeError: rules table on fire" in contact.routing.error
     assert contact.routing_logs.filter(event=LogEvent.FAILED).exists()
-    assert response.json()["routing_status"] == RoutingStatus.FAILED
+    assert response.json()["routing_status"] == RoutingStatus.RECEIVED  # as committed
+    detail = client.get(f"{CONTACTS_URL}/{contact.pk}", **_auth(token)).json()
+    assert detail["routing_status"] == RoutingStatus.FAILED
 
     monkeypatch.setattr(engine, "route", real_route)
     waiting_sweep(now=datetime.now(tz=UTC) + timedelta(minutes=5))
@@ -361,3 +370,10 @@ def test_contact_list_created_since_with_any_utc_offset(client, token, team):
 
     assert response.status_code == 200
     assert response.json()["count"] == 1
+
+
+def test_bench_yardstick_endpoint_is_not_served_by_the_product(client, db):
+    # bench/urls.py adds it for bench/intake_lean.py only (bench.settings_lean).
+    response = client.post("/bench/bare", data={"team": 1}, content_type="application/json")
+
+    assert response.status_code == 404

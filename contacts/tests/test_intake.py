@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django_q.models import Schedule
 
@@ -26,7 +27,8 @@ from contacts.models import (
     RateLimitCounter,
     RejectedPayload,
 )
-from contacts.ratelimit import client_ip, ratelimit_hit
+from contacts.ratelimit import client_ip, ratelimit_hit, ratelimit_hits
+from contacts.services import contact_create
 from contacts.tests.factories import ContactFactory
 from contacts.tests.intake_helpers import (
     CONTACTS_URL,
@@ -402,15 +404,87 @@ def test_token_rate_limit_429_with_retry_after(client, token, team, settings):
         assert post_lead(client, {"email": "o@x.net"}, token=make_token(team)).status_code == 201
 
 
-def test_ip_rate_limit_runs_before_authentication(client, team, settings):
+def test_ip_rate_limit_stops_bad_tokens_before_they_are_stored(client, team, settings):
     settings.INTAKE_RATE_LIMIT_PER_IP = 2
     with time_machine.travel(T0, tick=False):
-        codes = [post_lead(client, {"email": f"{i}@x.net"}).status_code for i in range(3)]
+        codes = [
+            post_lead(client, {"email": f"{i}@x.net"}, token="sb_unknown").status_code
+            for i in range(3)
+        ]
         other_ip = post_lead(client, {"email": "o@x.net"}, REMOTE_ADDR="10.0.0.9").status_code
 
     assert codes == [401, 401, 429]
     assert other_ip == 401
     assert RejectedPayload.objects.count() == 3  # the 429 was not stored
+    assert RateLimitCounter.objects.get(bucket="ip:127.0.0.1").hits == 3
+
+
+def test_ip_rate_limit_counts_with_the_token(client, token, settings):
+    settings.INTAKE_RATE_LIMIT_PER_IP = 2
+    with time_machine.travel(T0, tick=False):
+        codes = [post_lead(client, {"email": f"{i}@x.net"}, token=token) for i in range(3)]
+
+    assert [r.status_code for r in codes] == [201, 201, 429]
+    assert codes[2].json()["detail"].startswith("Too many requests from this address")
+    assert Contact.objects.count() == 2
+
+
+def test_ratelimit_hits_counts_every_bucket_in_one_statement(db, django_assert_num_queries):
+    now = T0.timestamp()
+    limits = [("ip:10.0.0.1", 5), ("token:7", 1), ("off", 0)]
+
+    with django_assert_num_queries(1):
+        first = ratelimit_hits(limits=limits, window_seconds=60, now=now)
+    second = ratelimit_hits(limits=limits, window_seconds=60, now=now + 1)
+
+    assert [(v.allowed, v.hits) for v in first] == [(True, 1), (True, 1), (True, 0)]
+    assert [(v.allowed, v.hits) for v in second] == [(True, 2), (False, 2), (True, 0)]
+    assert set(RateLimitCounter.objects.values_list("bucket", "hits")) == {
+        ("ip:10.0.0.1", 2),
+        ("token:7", 2),
+    }
+
+
+@pytest.fixture
+def redis_rate_limits(settings):
+    """REDIS_URL set: counters live in the Django cache (Redis in production; an
+    in-memory cache here, which is what the code sees through the cache API)."""
+    settings.REDIS_URL = "redis://rate-limits.invalid:6379/0"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def test_ratelimit_in_the_cache_when_redis_is_set(db, redis_rate_limits, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        hits = [
+            ratelimit_hit(bucket="ip:::1", limit=2, window_seconds=60, now=T0.timestamp() + s)
+            for s in (0, 1, 2, 59.5, 60)
+        ]
+
+    assert [v.allowed for v in hits] == [True, True, False, False, True]
+    assert [v.hits for v in hits] == [1, 2, 3, 4, 1]
+    assert hits[2].retry_after == 58
+    assert not RateLimitCounter.objects.exists()
+
+
+def test_token_rate_limit_in_the_cache_429(client, token, settings, redis_rate_limits):
+    settings.INTAKE_RATE_LIMIT_PER_TOKEN = 2
+    with time_machine.travel(T0, tick=False):
+        codes = [post_lead(client, {"email": f"{i}@x.net"}, token=token) for i in range(3)]
+
+    assert [r.status_code for r in codes] == [201, 201, 429]
+    assert codes[2]["Retry-After"] == "60"
+    assert not RateLimitCounter.objects.exists()
+
+
+# --- validation ----------------------------------------------------------------------
+
+
+def test_contact_create_checks_the_price_range_without_a_query(team, django_assert_num_queries):
+    with django_assert_num_queries(0), pytest.raises(ValidationError) as caught:
+        contact_create(team=team, email="a@example.net", price_min=500, price_max=400)
+
+    assert caught.value.message_dict == {"price_max": ["Must not be below the price from."]}
+    assert not Contact.objects.exists()
 
 
 def test_client_ip_trusts_forwarded_for_only_behind_proxies(rf, settings):

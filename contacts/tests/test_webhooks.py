@@ -1,8 +1,10 @@
 """Lead-source webhooks: HMAC over the raw body, dedup on the source's own lead id."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from contacts.intake import webhook_signature, webhook_signature_valid
 from contacts.models import Contact, ExternalLead, LeadSource, RejectedPayload
@@ -11,6 +13,7 @@ from routing.models import LogEvent
 
 pytestmark = pytest.mark.django_db
 
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 LEAD = {"lead_id": "z-1001", "first_name": "Wes", "email": "wes@example.net", "zpid": 123}
 
 
@@ -77,6 +80,22 @@ def test_webhook_bad_signature_is_401_and_kept(client, source, team, signature):
     rejected = RejectedPayload.objects.get()
     assert (rejected.status, rejected.team, rejected.source) == (401, team, source)
     assert '"z-1001"' in rejected.body
+
+
+def test_webhook_unsigned_flood_is_429_unstored_and_spares_the_source(client, source, settings):
+    settings.INTAKE_RATE_LIMIT_PER_IP = 2
+    settings.INTAKE_RATE_LIMIT_PER_TOKEN = 1  # per lead source
+    with time_machine.travel(T0, tick=False):
+        unsigned = [post_webhook(client, source, LEAD, signature="sha256=00") for _ in range(3)]
+        signed = post_webhook(client, source, LEAD, REMOTE_ADDR="10.0.0.9")
+        again = post_webhook(client, source, {**LEAD, "lead_id": "z-2"}, REMOTE_ADDR="10.0.0.8")
+
+    assert [r.status_code for r in unsigned] == [401, 401, 429]
+    assert RejectedPayload.objects.count() == 2  # the 429 was not stored
+    # Unsigned requests never count against the source: its one lead a window gets in.
+    assert signed.status_code == 201
+    assert again.status_code == 429
+    assert again.json()["detail"].startswith("Too many requests from this lead source")
 
 
 def test_webhook_signed_with_another_secret_is_401(client, source):
