@@ -102,6 +102,7 @@ bench: venv ## Routing, intake, speed-to-lead and live-offer benchmarks on Postg
 	$(PY) bench/run.py
 	$(PY) bench/intake.py
 	$(PY) bench/intake_lean.py
+	$(PY) bench/live.py
 
 clean: ## Remove caches and test artifacts (keeps .venv and the dev database)
 	rm -rf test-artifacts test-results .pytest_cache .ruff_cache var/static

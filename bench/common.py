@@ -51,31 +51,49 @@ class Processes:
     def __init__(self, env: dict, log_dir: Path):
         self.env, self.log_dir, self.running = env, log_dir, []
 
-    def start(self, name: str, args: list[str], stop_signal: int) -> None:
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 (closed in stop_all)
+    def start(self, name: str, args: list[str], stop_signal: int, **env: str) -> None:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop_all)
         proc = subprocess.Popen(
             args,
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.running.append((name, proc, stop_signal, log))
 
-    def stop_all(self) -> None:
-        for _, proc, sig, _ in self.running:
+    def stop(self, *names: str) -> None:
+        """Stop these children (all of them when no name is given)."""
+        chosen = [r for r in self.running if not names or r[0] in names]
+        for _, proc, sig, _ in chosen:
             if proc.poll() is None:
                 os.killpg(proc.pid, sig)
         deadline = time.monotonic() + 15
-        for _, proc, _, log in self.running:
+        for _, proc, _, log in chosen:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             log.close()
-        self.running.clear()
+        self.running = [r for r in self.running if r not in chosen]
+
+    def stop_all(self) -> None:
+        self.stop()
+
+    def start_stack(self, port: int, *, web_workers: int = 2, **env: str) -> None:
+        """What production runs: gunicorn, the routing and delivery workers, the sweeper."""
+        gunicorn = [PYTHON, "-m", "gunicorn", "config.wsgi:application"]
+        gunicorn += ["--workers", str(web_workers), "--bind", f"127.0.0.1:{port}"]
+        self.start("gunicorn", [*gunicorn, "--log-level", "warning"], signal.SIGTERM, **env)
+        self.start("routing", [PYTHON, "manage.py", "qcluster"], signal.SIGINT, **env)
+        self.start_delivery(**env)
+        self.start("sweeper", [PYTHON, "manage.py", "routing_sweeper"], signal.SIGTERM, **env)
+
+    def start_delivery(self, **env: str) -> None:
+        delivery = {"Q_CLUSTER_NAME": "delivery", **env}
+        self.start("delivery", [PYTHON, "manage.py", "qcluster"], signal.SIGINT, **delivery)
 
     def tail(self, name: str, lines: int = 30) -> str:
         path = self.log_dir / f"{name}.log"
@@ -103,9 +121,12 @@ def fresh_database(maintenance_url: str, bench_db: str) -> None:
 
 
 def drop_database(maintenance_url: str, bench_db: str) -> None:
-    from django.db import connections
+    from django.conf import settings
 
-    connections.close_all()
+    if settings.configured:  # this process may never have reached django_setup
+        from django.db import connections
+
+        connections.close_all()
     admin_sql(maintenance_url, f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
 
 

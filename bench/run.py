@@ -16,6 +16,8 @@ On a throwaway database (switchboard_bench_routing), in one run, it prints:
    (contacts routed one at a time): target <= 3x.
 5. The routing log at BENCH_LOG_ROWS (1M) rows: the logs page's first page filtered by
    rule, by agent and by outcome, in ms, with the index each query uses.
+6. django-q2's own cost per task with Q_SAVE_LIMIT=1000 (a thousand successes kept and
+   pruned by the monitor after every task) against -1 (none kept, the default).
 
 Tasks are queued as in production (bench.settings); deliveries are not timed.
 """
@@ -207,6 +209,40 @@ def log_at_scale(team, agents) -> list[tuple[str, float, str]]:
     return found
 
 
+def task_overhead(env: dict, save_limit: int, n: int = 400) -> float:
+    """No-op tasks per second through a routing cluster with this save_limit."""
+    from django.utils import timezone
+    from django_q.models import OrmQ, Task
+    from django_q.tasks import async_task
+
+    OrmQ.objects.all().delete()  # what earlier sections queued (deliveries: no worker here)
+    Task.objects.all().delete()
+    if save_limit > 0:  # a site that has been running: the limit is reached
+        now = timezone.now()
+        Task.objects.bulk_create(
+            [
+                Task(id=f"{i:032x}", name=f"old-{i}", func="math.floor", started=now,
+                     stopped=now, success=True)
+                for i in range(save_limit)
+            ]
+        )  # fmt: skip
+    procs = Processes(
+        env | {"Q_WORKERS": "2", "Q_SAVE_LIMIT": str(save_limit)},
+        Path(tempfile.mkdtemp(prefix="bench-tasks-")),
+    )
+    try:
+        procs.start("qcluster", [sys.executable, "manage.py", "qcluster"], signal.SIGINT)
+        time.sleep(4)  # booted
+        started = time.perf_counter()
+        for _ in range(n):
+            async_task("math.floor", 1.5)
+        while OrmQ.objects.exists():
+            time.sleep(0.02)
+        return n / (time.perf_counter() - started)
+    finally:
+        procs.stop_all()
+
+
 def main() -> None:
     maintenance_url, bench_url = database_urls(BENCH_DB)
     fresh_database(maintenance_url, BENCH_DB)
@@ -251,6 +287,11 @@ def main() -> None:
         print(
             f"ms per route: {small:.2f} at 1 rule x 8 agents, {large:.2f} at 500 rules x "
             f"1,000 agents: {large / small:.2f}x   (target <= 3x)"
+        )
+        kept, none = task_overhead(env, 1000), task_overhead(env, -1)
+        print(
+            f"django-q2 no-op tasks/s: {kept:.0f} keeping 1,000 successes, {none:.0f} keeping "
+            f"none (Q_SAVE_LIMIT=-1, the default): {none / kept:.2f}x"
         )
         log_team, log_agents = bench_team("logs", n_rules=20, n_agents=20)
         print(f"routing log at {LOG_ROWS:,} rows, first page of the logs page:")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from notifications import views
+from notifications import views, views_stream
 
 app_name = "notifications"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("claim/<str:token>/", views.claim, name="claim"),
     path("notifications/", views.index, name="index"),
     path("notifications/bell/", views.bell, name="bell"),
+    path("notifications/live/", views_stream.stream, name="live"),
     path("notifications/<int:pk>/read/", views.mark_read, name="mark_read"),
     path("notifications/read-all/", views.mark_all_read, name="mark_all_read"),
     path(

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from notifications import live
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -65,6 +67,8 @@ def playwright(playwright):
     loop stops, while those connections are still reachable.
     """
     yield playwright
+    # Member pages open the live stream, whose LISTEN connection outlives the tests.
+    live.shutdown()
     connections.close_all()
 
 
