@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.http import Http404
+from django.views.decorators.http import require_safe
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from api import contacts, webhooks
+from api import contacts, listings, webhooks
 from api.auth import ip_limit_refusal
-from api.errors import ApiError, error_response, ninja_errors, record_rejection
+from api.errors import ApiError, error_response, ninja_errors, record_rejection, unhandled_error
 
 api = NinjaAPI(
     title="Switchboard API",
@@ -22,9 +23,12 @@ api = NinjaAPI(
     ),
     urls_namespace="api",
     docs_url="/docs",
+    # The docs and the schema are read-only pages: any other method is a 405.
+    docs_decorator=require_safe,
 )
 api.add_router("/v1/contacts", contacts.router)
 api.add_router("/v1/webhooks", webhooks.router)
+api.add_router("/v1/listings", listings.router)
 
 
 @api.exception_handler(ApiError)
@@ -53,3 +57,14 @@ def _invalid(request, exc: NinjaValidationError):
 @api.exception_handler(Http404)
 def _not_found(request, exc):
     return _api_error(request, ApiError(404, "Not found.", record=False))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    # ninja's own refusals (an unparsable body, a throttle), in the API's shape.
+    return _api_error(request, ApiError(exc.status_code, str(exc), record=False))
+
+
+# Replaces ninja's default, which re-raises (Django's HTML 500 page) or, with DEBUG on,
+# answers the traceback as plain text.
+api.add_exception_handler(Exception, unhandled_error)

@@ -1,4 +1,5 @@
-"""Who may call: per-team bearer tokens, and rate limits per token, source and client IP."""
+"""Who may call: per-team bearer tokens, and rate limits per token, source and client IP
+(unknown tokens too)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,66 @@ from django.conf import settings
 from ninja.security import HttpBearer
 
 from api.errors import ApiError, too_many_requests
-from contacts.ratelimit import client_ip, ratelimit_hits
+from contacts.ratelimit import (
+    client_ip,
+    ratelimit_count,
+    ratelimit_hit,
+    ratelimit_hits,
+    ratelimit_retry_after,
+)
 from teams.models import ApiToken
-from teams.tokens import api_token_authenticate
+from teams.tokens import api_token_find, api_token_touch
+
+RECENT_FAILURES = "recent_bad_tokens"
 
 
 class ApiTokenAuth(HttpBearer):
-    """`Authorization: Bearer sb_…`: a token created on the team's API tokens page."""
+    """`Authorization: Bearer sb_…`: a token created on the team's API tokens page.
+
+    Unknown, revoked or malformed tokens are counted per client IP. Once an address has
+    sent API_TOKEN_FAILURE_LIMIT_PER_IP of them in a window, every request from it is
+    answered 429 until the window ends, a valid token's too: a guesser learns nothing
+    more. The address's count is read within the token lookup (a subquery, or the cache
+    with Redis), so a request with a good token costs no statement more."""
 
     def authenticate(self, request, token: str) -> ApiToken | None:
-        return api_token_authenticate(plain=token)
+        limit = settings.API_TOKEN_FAILURE_LIMIT_PER_IP
+        if limit <= 0:
+            found = api_token_find(plain=token)
+        else:
+            failures = ratelimit_count(bucket=_failures_bucket(request), window_seconds=_window())
+            found = api_token_find(plain=token, annotations={RECENT_FAILURES: failures})
+            if found is not None and getattr(found, RECENT_FAILURES) >= limit:
+                raise _too_many_bad_tokens(limit, ratelimit_retry_after(window_seconds=_window()))
+        if found is None:
+            _count_bad_token(request, limit)
+            return None
+        api_token_touch(token=found)
+        return found
+
+
+def _window() -> int:
+    return settings.API_TOKEN_FAILURE_WINDOW_SECONDS
+
+
+def _failures_bucket(request) -> str:
+    return f"bad-token:ip:{client_ip(request)}"
+
+
+def _count_bad_token(request, limit: int) -> None:
+    verdict = ratelimit_hit(bucket=_failures_bucket(request), limit=limit, window_seconds=_window())
+    if not verdict.allowed:
+        raise _too_many_bad_tokens(limit, verdict.retry_after)
+
+
+def _too_many_bad_tokens(limit: int, retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        f"Too many unknown or revoked API tokens from this address ({limit} a window): "
+        f"every request from it is refused for {retry_after} seconds.",
+        headers={"Retry-After": str(retry_after)},
+        record=False,  # a flood of guesses would fill the rejected payloads
+    )
 
 
 token_auth = ApiTokenAuth()

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import re
 
 import pydantic
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.http.request import RawPostDataException
 
+from config.request_id import REQUEST_ID_HEADER, request_id_of
 from contacts.intake import rejected_payload_record
 from contacts.models import LeadSource
 from contacts.ratelimit import Verdict, client_ip
 from teams.models import Team
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -42,6 +46,57 @@ def error_response(status: int, detail: str, errors=(), headers=None) -> JsonRes
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+def internal_error_response(request_id: str) -> JsonResponse:
+    """A 500 that says nothing of the failure, only the id its log records carry."""
+    detail = f"Internal error. Quote request id {request_id} when reporting it."
+    response = JsonResponse({"detail": detail, "errors": [], "request_id": request_id}, status=500)
+    response[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def unhandled_error(request: HttpRequest, exc: Exception) -> JsonResponse:
+    """Any exception an endpoint did not turn into an ApiError: logged with its
+    traceback and the request id, answered 500. The answer is the same whatever DEBUG
+    says: the traceback is for the log, never for the caller."""
+    request_id = request_id_of(request)
+    logger.exception(
+        "Unhandled error answering %s %s (request id %s)",
+        request.method,
+        request.path,
+        request_id,
+        exc_info=exc,
+        extra={"request_id": request_id},
+    )
+    return internal_error_response(request_id)
+
+
+# Headers of an error response that still say something once it is JSON.
+KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+def error_as_json(request: HttpRequest, response: HttpResponseBase) -> JsonResponse:
+    """An error answered outside the API's handlers (Django's 404 for a path no endpoint
+    has, the 405 of a method an endpoint does not take, a 500 from a middleware) in the
+    API's JSON shape. The exception behind a 500 was logged where it was raised."""
+    status = response.status_code
+    if status == 500:
+        answer = internal_error_response(request_id_of(request))
+    else:
+        if status == 404:
+            detail = "Not found."
+        elif status == 405:
+            allowed = sorted(m.strip() for m in response.get("Allow", "").split(",") if m.strip())
+            detail = f"Method {request.method} not allowed here: use {', '.join(allowed)}."
+        else:
+            detail = f"{response.reason_phrase}."
+        headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
+        answer = error_response(status, detail, headers=headers)
+    # Django marks a response it has logged (the 404, the 500 with its traceback); the
+    # replacement keeps the mark, so the failure is not logged a second time.
+    answer._has_been_logged = getattr(response, "_has_been_logged", False)
+    return answer
 
 
 def too_many_requests(verdict: Verdict, what: str) -> ApiError:

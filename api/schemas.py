@@ -33,6 +33,7 @@ def _no_nul(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_no_nul)]
 TagName = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+BucketName = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 ContactTypeValue = Literal[tuple(ContactType.values)]  # type: ignore[valid-type]
 ContactStatusValue = Literal[tuple(ContactStatus.values)]  # type: ignore[valid-type]
 RoutingStatusValue = Literal[tuple(RoutingStatus.values)]  # type: ignore[valid-type]
@@ -67,6 +68,13 @@ class LeadIn(Schema):
     price_max: int | None = Field(None, ge=0, le=PRICE_MAX)
     tags: list[TagName] = Field(default_factory=list, max_length=20)
     message: Text = Field("", max_length=5000, description="What the lead wrote, if anything.")
+    buckets: list[BucketName] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Names of the team's team-wide buckets to place the contact in (any "
+        "case); an unknown name refuses the lead with a field error. A lead that matches "
+        "an existing contact places that contact.",
+    )
 
     @field_validator("email")
     @classmethod
@@ -95,11 +103,16 @@ class LeadIn(Schema):
         return errors
 
     def to_lead(self, *, source: str) -> Lead:
-        fields = self.model_dump(exclude={"tags", "message", "source", "lead_id"})
+        fields = self.model_dump(exclude={"tags", "message", "source", "lead_id", "buckets"})
         fields["contact_type"] = fields["contact_type"] or ""
         fields = {k: v for k, v in fields.items() if v is not None}
         fields["source"] = source
-        return Lead(fields=fields, tags=tuple(dict.fromkeys(self.tags)), message=self.message)
+        return Lead(
+            fields=fields,
+            tags=tuple(dict.fromkeys(self.tags)),
+            message=self.message,
+            buckets=tuple(dict.fromkeys(self.buckets)),
+        )
 
 
 class WebhookLeadIn(LeadIn):

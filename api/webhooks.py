@@ -16,16 +16,23 @@ from api.contacts import (
 )
 from api.errors import ApiError, raw_body, read_json
 from api.schemas import IntakeOut, WebhookLeadIn
-from contacts.intake import SIGNATURE_SCHEME, lead_intake, webhook_signature_valid
+from contacts.intake import (
+    SIGNATURE_FORMAT,
+    SIGNATURE_HEADER,
+    SignatureRefused,
+    lead_intake,
+    webhook_delivery_claim,
+    webhook_signature_verify,
+)
 from contacts.models import LeadSource
 
 router = Router(tags=["webhooks"])
 Signature = Header[
     str | None,
     {
-        "alias": "X-Switchboard-Signature",
-        "max_length": 200,
-        "description": f"{SIGNATURE_SCHEME}<hex HMAC-SHA256 of the raw body>",
+        "alias": SIGNATURE_HEADER,
+        "max_length": 600,  # room for a timestamp and several v1 values
+        "description": SIGNATURE_FORMAT,
     },
 ]
 
@@ -37,9 +44,12 @@ Signature = Header[
     openapi_extra=json_body(WebhookLeadIn),
     summary="Receive a lead from a lead source",
     description=(
-        "Sign the raw body: X-Switchboard-Signature: sha256=<hex HMAC-SHA256 of the body "
-        "with the source's secret>. A lead_id the source sent before returns the same "
-        "contact (200, deduplicated) instead of a new one."
+        f"Sign each delivery: {SIGNATURE_HEADER}: {SIGNATURE_FORMAT}. Several v1 values "
+        "may be sent (while changing secrets). A timestamp more than "
+        f"{settings.WEBHOOK_TOLERANCE_SECONDS} seconds from the server's clock, or a "
+        "signed request sent a second time, is refused (401): sign retries afresh. A "
+        "lead_id the source sent before returns the same contact (200, deduplicated) "
+        "instead of a new one."
     ),
 )
 @decorate_view(intake_limited)
@@ -57,10 +67,16 @@ def webhook_receive(
     except ApiError as exc:
         exc.team, exc.source = source.team, source
         raise
-    if not signature or not webhook_signature_valid(source=source, body=body, header=signature):
+    try:
+        verified = webhook_signature_verify(source=source, body=body, header=signature)
+    except SignatureRefused as exc:
+        raise ApiError(401, str(exc), team=source.team, source=source) from exc
+    # Before the rate limit: replays of a captured request must not use up the source's.
+    if not webhook_delivery_claim(source=source, signature=verified):
         raise ApiError(
             401,
-            "Missing or wrong X-Switchboard-Signature for this source.",
+            "This signed request was received before: sign each delivery, retries "
+            "included, with a fresh timestamp.",
             team=source.team,
             source=source,
         )

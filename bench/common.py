@@ -108,6 +108,8 @@ def bench_env(bench_url: str, **extra: str) -> dict:
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DEBUG": "0",
         "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789",
+        # Served over plain HTTP on 127.0.0.1: no redirect to HTTPS, no secure-only cookies.
+        "HTTPS": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "Q_SYNC": "0",

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -30,7 +30,10 @@ from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from contacts import signals
+from contacts.buckets import contacts_place, team_buckets_named, unknown_buckets_message
 from contacts.models import (
+    Bucket,
+    BucketVia,
     Contact,
     ContactType,
     ExternalLead,
@@ -40,8 +43,10 @@ from contacts.models import (
     ImportStatus,
     LeadSource,
     RejectedPayload,
+    WebhookDelivery,
 )
 from contacts.ratelimit import ratelimit_prune
+from contacts.selectors_buckets import team_wide_buckets_by_name
 from contacts.services import (
     contact_create,
     contacts_bulk_create,
@@ -107,6 +112,7 @@ class Lead:
     fields: dict
     tags: tuple[str, ...] = ()
     message: str = ""
+    buckets: tuple[str, ...] = ()  # team-wide bucket names to place the contact in
 
     @property
     def source(self) -> str:
@@ -140,6 +146,9 @@ def lead_intake(
     name = normalize_name(f"{fields.get('first_name', '')} {fields.get('last_name', '')}")
     tags: tuple[str, ...] = ()
     with stored_first("Lead"):
+        # Named buckets are checked before anything is stored: an unknown one refuses
+        # the whole lead. A lead without buckets costs no query here.
+        buckets = team_buckets_named(team_id=team.pk, names=lead.buckets) if lead.buckets else []
         _dedup_lock(_dedup_keys(team.pk, email, phone, name, source, external_id))
         match = _find_match(team, fields, source, external_id)
         if match is not None:
@@ -162,6 +171,9 @@ def lead_intake(
             tags = tags_clean(lead.tags)
         if source is not None and external_id and matched_by != "source lead id":
             ExternalLead.objects.create(source=source, external_id=external_id, contact=contact)
+        # A repeat lead places the contact it matched as well (lead pools route it).
+        for bucket in buckets:
+            contacts_place(bucket=bucket, contacts=[contact], via=BucketVia.API, actor=None)
     return IntakeResult(
         contact=contact, deduplicated=match is not None, matched_by=matched_by, tags=tags
     )
@@ -331,25 +343,37 @@ def idempotency_begin(
 
 
 def _idempotency_claim(*, team: Team, key: str, fingerprint: str, now: datetime) -> bool:
-    """Insert the key unless the team has it already (no error, so no transaction or
-    savepoint around it): True if this request inserted it."""
-    meta = IdempotencyKey._meta
+    """Insert the key unless the team has it already: True if this request inserted it."""
+    return _insert_unless_present(
+        IdempotencyKey,
+        conflict=("team_id", "key"),
+        team_id=team.pk,
+        key=key,
+        fingerprint=fingerprint,
+        state=IdempotencyState.IN_FLIGHT.value,
+        created_at=now,
+    )
+
+
+def _insert_unless_present(model, *, conflict: tuple[str, ...], **values) -> bool:
+    """One INSERT that does nothing when a row with the same `conflict` columns exists
+    (their unique constraint): True if it inserted. A conflict raises no error, so no
+    transaction or savepoint is needed around it. Every column is given (no defaults)."""
+    meta = model._meta
     q = connection.ops.quote_name
-    columns = ("team_id", "key", "fingerprint", "state", "created_at")
-    values = [
-        team.pk,
-        key,
-        fingerprint,
-        IdempotencyState.IN_FLIGHT.value,
-        meta.get_field("created_at").get_db_prep_value(now, connection),
+    fields = [meta.get_field(name) for name in values]
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
     ]
+    on = ", ".join(q(meta.get_field(name).column) for name in conflict)
     sql = (
-        f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({q('team_id')}, {q('key')}) DO NOTHING RETURNING {q('id')}"
+        f"INSERT INTO {q(meta.db_table)} ({', '.join(q(field.column) for field in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({on}) DO NOTHING RETURNING {q(meta.pk.column)}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(sql, params)
         return cursor.fetchone() is not None
 
 
@@ -369,17 +393,89 @@ def idempotency_release(*, team: Team, key: str) -> None:
 
 # --- webhooks ---------------------------------------------------------------------
 
-SIGNATURE_SCHEME = "sha256="
+SIGNATURE_HEADER = "X-Switchboard-Signature"
+SIGNATURE_FORMAT = (
+    't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." followed by the raw body, '
+    "with the source's secret>"
+)
+LEGACY_SIGNATURE_SCHEME = "sha256="  # the raw body alone, with no timestamp: refused
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
-def webhook_signature(*, secret: str, body: bytes) -> str:
-    return SIGNATURE_SCHEME + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+class SignatureRefused(Exception):
+    """The signature does not prove the source sent this body just now; the message
+    says why, for the sender."""
 
 
-def webhook_signature_valid(*, source: LeadSource, body: bytes, header: str) -> bool:
-    """HMAC-SHA256 of the raw body with the source's secret, compared in constant time."""
-    expected = webhook_signature(secret=source.secret, body=body)
-    return hmac.compare_digest(expected.encode(), header.strip().encode())
+@dataclass(frozen=True)
+class VerifiedSignature:
+    timestamp: int
+    digest: str  # the v1 that matched: the same whenever this exact request is sent again
+
+
+def _signature_digest(secret: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def webhook_signature(*, secret: str, body: bytes, timestamp: int) -> str:
+    """The X-Switchboard-Signature header a source sends with `body` at `timestamp`."""
+    return f"t={timestamp},v1={_signature_digest(secret, timestamp, body)}"
+
+
+def webhook_signature_verify(
+    *, source: LeadSource, body: bytes, header: str | None, now: datetime | None = None
+) -> VerifiedSignature:
+    """Check `t=<unix seconds>,v1=<hex>` against the raw body, or raise SignatureRefused.
+
+    The HMAC covers the timestamp, so a captured request cannot be sent later under a
+    new one. Several v1 values may be sent (a sender moving to a new secret signs with
+    both) and other schemes are ignored. The age is checked after the HMAC, so only a
+    holder of the secret learns that a clock is off.
+    """
+    if not header or not header.strip():
+        raise SignatureRefused(f"Missing {SIGNATURE_HEADER}: send {SIGNATURE_FORMAT}.")
+    if header.strip().startswith(LEGACY_SIGNATURE_SCHEME):
+        raise SignatureRefused(
+            f"{SIGNATURE_HEADER}: sha256=… (no timestamp) is no longer accepted; "
+            f"send {SIGNATURE_FORMAT}."
+        )
+    pairs = [item.strip().partition("=") for item in header.split(",")]
+    stamps = [value for key, _, value in pairs if key == "t"]
+    if len(stamps) != 1 or not _TIMESTAMP.fullmatch(stamps[0]):
+        raise SignatureRefused(
+            f"{SIGNATURE_HEADER} needs one timestamp, t=<unix seconds>: send {SIGNATURE_FORMAT}."
+        )
+    timestamp = int(stamps[0])
+    signatures = [value.encode() for key, _, value in pairs if key == "v1"]
+    if not signatures:
+        raise SignatureRefused(f"{SIGNATURE_HEADER} has no v1= signature: send {SIGNATURE_FORMAT}.")
+    expected = _signature_digest(source.secret, timestamp, body)
+    if not any(hmac.compare_digest(expected.encode(), signature) for signature in signatures):
+        raise SignatureRefused(
+            "Bad signature: no v1 matches this body and timestamp with this source's secret."
+        )
+    tolerance = settings.WEBHOOK_TOLERANCE_SECONDS
+    if abs((now or timezone.now()).timestamp() - timestamp) > tolerance:
+        raise SignatureRefused(
+            f"The signature timestamp is outside the {tolerance}-second tolerance: sign each "
+            "delivery with the current time, and check the sender's clock."
+        )
+    return VerifiedSignature(timestamp=timestamp, digest=expected)
+
+
+def webhook_delivery_claim(
+    *, source: LeadSource, signature: VerifiedSignature, now: datetime | None = None
+) -> bool:
+    """Remember an accepted signature, in one statement: False when it was accepted
+    before, i.e. this is the same signed request again (a replay)."""
+    return _insert_unless_present(
+        WebhookDelivery,
+        conflict=("source_id", "digest"),
+        source_id=source.pk,
+        digest=signature.digest,
+        signed_at=datetime.fromtimestamp(signature.timestamp, tz=UTC),
+        received_at=now or timezone.now(),
+    )
 
 
 # --- rejected payloads ------------------------------------------------------------
@@ -425,15 +521,21 @@ def rejected_payload_record(
 
 
 def intake_prune(*, now: datetime | None = None) -> dict[str, int]:
-    """Idempotency keys past their keep time, old rejected payloads and rate-limit windows."""
+    """Idempotency keys past their keep time, old rejected payloads, webhook signatures
+    too old to be accepted again, and rate-limit windows."""
     now = now or timezone.now()
     keys_before = now - timedelta(hours=max(settings.INTAKE_IDEMPOTENCY_KEEP_HOURS, 24))
     rejected_before = now - timedelta(days=settings.INTAKE_REJECTED_KEEP_DAYS)
+    # A minute past the window: a request whose timestamp was checked just before this
+    # prune still finds the signature it repeats.
+    signed_before = now - timedelta(seconds=settings.WEBHOOK_TOLERANCE_SECONDS + 60)
     keys, _ = IdempotencyKey.objects.filter(created_at__lt=keys_before).delete()
     rejected, _ = RejectedPayload.objects.filter(created_at__lt=rejected_before).delete()
+    deliveries, _ = WebhookDelivery.objects.filter(signed_at__lt=signed_before).delete()
     return {
         "idempotency_keys": keys,
         "rejected_payloads": rejected,
+        "webhook_deliveries": deliveries,
         "rate_limit_windows": ratelimit_prune(now=now.timestamp()),
     }
 
@@ -455,6 +557,7 @@ IMPORT_FIELDS = {
     "price_max": "Price to",
     "tags": "Tags",
     "segment": "Segment",
+    "buckets": "Buckets",
 }
 _HEADER_GUESSES = {
     "firstname": "first_name",
@@ -489,6 +592,8 @@ _HEADER_GUESSES = {
     "priceto": "price_max",
     "tags": "tags",
     "segment": "segment",
+    "bucket": "buckets",
+    "buckets": "buckets",
 }
 
 
@@ -580,6 +685,7 @@ class ImportCheck:
     ready: list[tuple[int, dict, list[str]]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     duplicates: list[tuple[int, str]] = field(default_factory=list)
+    buckets: dict[int, list[Bucket]] = field(default_factory=dict)  # ready row → its buckets
 
     @property
     def error_rows(self) -> int:
@@ -644,11 +750,17 @@ def import_check(*, job: ImportJob) -> ImportCheck:
     header_of = {fieldname: job.header[int(index)] for index, fieldname in job.mapping.items()}
     known_emails, known_phones = _team_contact_index(job.team_id)
     seen_emails, seen_phones = {}, {}
+    bucket_column = next((int(i) for i, name in job.mapping.items() if name == "buckets"), None)
+    team_buckets = team_wide_buckets_by_name(job.team_id) if bucket_column is not None else {}
     for offset, cells in enumerate(job.rows):
         row = offset + 2
         if not any(cell.strip() for cell in cells):
             continue
         fields, tags, errors = _import_row(cells, job.mapping, job.default_source)
+        names = _names_split(cells[bucket_column]) if bucket_column is not None else []
+        unknown = [name for name in names if name.casefold() not in team_buckets]
+        if unknown:
+            errors.append(("buckets", unknown_buckets_message(unknown)))
         for name, message in errors:
             label = header_of.get(name) or IMPORT_FIELDS.get(name) or name.replace("_", " ")
             check.errors.append(RowError(row=row, field=label, message=message))
@@ -669,6 +781,8 @@ def import_check(*, job: ImportJob) -> ImportCheck:
             check.duplicates.append((row, f"same phone and name as row {seen_phones[phone_key]}"))
         else:
             check.ready.append((row, fields, tags))
+            if names:
+                check.buckets[row] = list(dict.fromkeys(team_buckets[n.casefold()] for n in names))
             if email:
                 seen_emails[email] = row
             if phone_key:
@@ -709,11 +823,27 @@ def import_run(*, actor: Membership, job: ImportJob) -> ImportJob:
             team=job.team, rows=rows, assign_to=job.assign_to, actor=actor
         )
         _import_tags(job.team, contacts, [tags for _, _, tags in check.ready])
+        _import_buckets(contacts, [check.buckets.get(row, []) for row, _, _ in check.ready])
         job.status = ImportStatus.IMPORTED
         job.created_count = len(contacts)
         job.skipped_count = check.error_rows + len(check.duplicates)
         job.save(update_fields=["created_count", "skipped_count"])
     return job
+
+
+def _names_split(cell: str) -> list[str]:
+    """Names separated by ";" or ",", each once, blanks dropped."""
+    return list(dict.fromkeys(n.strip() for n in re.split(r"[,;]", cell) if n.strip()))
+
+
+def _import_buckets(contacts: list[Contact], bucket_lists: list[list[Bucket]]) -> None:
+    """Place the imported contacts in their rows' buckets: one placement per bucket."""
+    by_bucket: dict[int, tuple[Bucket, list[Contact]]] = {}
+    for contact, buckets in zip(contacts, bucket_lists, strict=True):
+        for bucket in buckets:
+            by_bucket.setdefault(bucket.pk, (bucket, []))[1].append(contact)
+    for bucket, placed in by_bucket.values():
+        contacts_place(bucket=bucket, contacts=placed, via=BucketVia.IMPORT, actor=None)
 
 
 def _import_tags(team: Team, contacts: list[Contact], tag_lists: list[list[str]]) -> None:

@@ -56,7 +56,13 @@ class Contact(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set only by the contact's primary Agent's own activity (calls, texts, emails, notes):
+    # "last contacted by their assigned owner". Others' activity stays on the timeline.
     last_contacted_at = models.DateTimeField(null=True, blank=True)
+    # One-click unsubscribe from contact-facing email (plans, alerts, auto emails), and
+    # STOP for texts; both honoured at send time.
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    texts_stopped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -215,6 +221,29 @@ class ExternalLead(models.Model):
         return f"{self.source_id}:{self.external_id}"
 
 
+class WebhookDelivery(models.Model):
+    """A signed webhook request that was accepted, kept while its timestamp is inside the
+    tolerance window, so the same signed request sent again is refused as a replay."""
+
+    # The unique constraint's index starts with source_id: no index of its own.
+    source = models.ForeignKey(
+        LeadSource, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    digest = models.CharField(max_length=64, help_text="Its HMAC-SHA256, the v1 that matched.")
+    signed_at = models.DateTimeField(db_index=True, help_text="The timestamp it was signed with.")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["source", "digest"], name="webhook_delivery_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.digest[:12]}"
+
+
 class IdempotencyState(models.TextChoices):
     IN_FLIGHT = "in_flight", "In flight"
     DONE = "done", "Done"
@@ -331,3 +360,95 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class Bucket(models.Model):
+    """A named collection of contacts: the team's (no owner) or a member's own, shared
+    with chosen members and groups. A contact can be in several. Lead pools (routing
+    rules with source buckets) route what is placed in their buckets; a member's default
+    bucket (DefaultBucket) receives the leads assigned to them."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="buckets")
+    name = models.CharField(max_length=80)
+    owner = models.ForeignKey(
+        Membership,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="own_buckets",
+        help_text="Empty: a team-wide bucket everyone in the team sees.",
+    )
+    shared_with_members = models.ManyToManyField(
+        Membership, blank=True, related_name="shared_buckets"
+    )
+    shared_with_groups = models.ManyToManyField(
+        "teams.Group", blank=True, related_name="shared_buckets"
+    )
+    contacts = models.ManyToManyField(
+        Contact, through="BucketContact", related_name="buckets", blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "owner", "name"],
+                name="bucket_unique_name",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_shared(self) -> bool:
+        """Team-wide, or shared with someone: others than its owner may open it."""
+        return (
+            self.owner_id is None
+            or self.shared_with_members.exists()
+            or (self.shared_with_groups.exists())
+        )
+
+
+class BucketVia(models.TextChoices):
+    HAND = "hand", "By hand"
+    API = "api", "API"
+    IMPORT = "import", "CSV import"
+    ROUTING = "routing", "Routing"
+
+
+class BucketContact(models.Model):
+    """A contact placed in a bucket: when, how and by whom."""
+
+    bucket = models.ForeignKey(Bucket, on_delete=models.CASCADE, related_name="placements")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="placements")
+    via = models.CharField(max_length=8, choices=BucketVia.choices, default=BucketVia.HAND)
+    placed_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    placed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["bucket", "contact"], name="bucket_contact_unique")
+        ]
+        indexes = [models.Index(fields=["contact", "bucket"], name="bucket_contact_by_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.bucket_id}"
+
+
+class DefaultBucket(models.Model):
+    """The bucket a member's assigned leads land in: their own or one shared with them.
+    A row of its own rather than a field on the bucket, so one shared bucket can be
+    the default of several members."""
+
+    membership = models.OneToOneField(Membership, on_delete=models.CASCADE, related_name="+")
+    # Deleting the bucket drops the choice: the member's "My leads" takes over.
+    bucket = models.ForeignKey(Bucket, on_delete=models.CASCADE, related_name="defaults")
+
+    def __str__(self) -> str:
+        return f"{self.membership_id} → {self.bucket_id}"

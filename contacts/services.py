@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from contacts import signals
+from contacts import selectors, signals
 from contacts.models import (
     Activity,
     ActivityKind,
@@ -19,6 +19,7 @@ from contacts.models import (
     Tag,
     TimelineEvent,
 )
+from teams import access
 from teams.models import Membership, Team
 
 
@@ -135,8 +136,8 @@ def contacts_bulk_create(
 ) -> list[Contact]:
     """Many contacts in a few statements, announced together (bulk_create sends no
     post_save). `assign_to`: every one goes to this member instead of being routed."""
-    if assign_to is not None and assign_to.team_id != team.pk:
-        raise PermissionDenied("That member belongs to another team.")
+    if assign_to is not None:
+        access.require_same_team(assign_to, team.pk)
     contacts = Contact.objects.bulk_create([Contact(team=team, **row) for row in rows])
     TimelineEvent.objects.bulk_create(
         [TimelineEvent(contact=c, kind="created", message="Contact imported.") for c in contacts]
@@ -145,11 +146,6 @@ def contacts_bulk_create(
         sender=Contact, contacts=contacts, assign_to=assign_to, actor=actor
     )
     return contacts
-
-
-def _ensure_same_team(contact: Contact, membership: Membership) -> None:
-    if contact.team_id != membership.team_id:
-        raise PermissionDenied("That member belongs to another team.")
 
 
 @transaction.atomic
@@ -162,7 +158,9 @@ def contact_role_add(
     actor: Membership | None = None,
 ) -> ContactRole:
     """Add an Assistant, Lender or custom role. The primary Agent is set by routing."""
-    _ensure_same_team(contact, membership)
+    access.require_same_team(membership, contact.team_id)
+    if actor is not None:
+        selectors.require_work(actor, contact)
     if kind == RoleKind.AGENT:
         raise ValidationError("The primary Agent is assigned through routing or reassignment.")
     role = ContactRole(contact=contact, membership=membership, kind=kind, custom_name=custom_name)
@@ -181,17 +179,17 @@ def contact_role_add(
 def activity_log(
     *, contact: Contact, membership: Membership, kind: str, body: str = ""
 ) -> Activity:
-    """A member contacted the contact: updates last contacted, and says so (contacting
-    claims a Next Up offer the member holds on it)."""
-    _ensure_same_team(contact, membership)
+    """A member contacted the contact, and says so (contacting claims a Next Up offer
+    the member holds on it); "last contacted" moves only for the primary Agent. Views
+    load the contact through contacts.selectors.contact_for_member, so the member may
+    open it."""
+    access.require_same_team(membership, contact.team_id)
     if kind not in ActivityKind.values:
         raise ValidationError(f"Unknown activity “{kind}”.")
     now = timezone.now()
     activity = Activity.objects.create(
         contact=contact, membership=membership, kind=kind, body=body, created_at=now
     )
-    Contact.objects.filter(pk=contact.pk).update(last_contacted_at=now)
-    contact.last_contacted_at = now
     timeline_add(
         contact=contact,
         kind=f"activity_{kind}",
@@ -202,6 +200,13 @@ def activity_log(
     signals.activity_logged.send(
         sender=Contact, contact=contact, membership=membership, activity=activity
     )
+    # "Last contacted" is the assigned owner's own contact: anyone else's note or call
+    # stays on the timeline without making the lead look followed up. After the signal,
+    # so the call that claims a Next Up offer counts for the member who now holds it.
+    if Contact.objects.filter(
+        pk=contact.pk, roles__kind=RoleKind.AGENT, roles__membership=membership
+    ).update(last_contacted_at=now):
+        contact.last_contacted_at = now
     return activity
 
 
@@ -239,7 +244,7 @@ def contact_role_remove(*, role: ContactRole, actor: Membership | None = None) -
         raise ValidationError("The primary Agent is changed through routing or reassignment.")
     contact = role.contact
     if actor is not None:
-        _ensure_same_team(contact, actor)
+        selectors.require_work(actor, contact)
     role.delete()
     timeline_add(
         contact=contact,
@@ -264,7 +269,7 @@ def contact_update(*, contact: Contact, actor: Membership | None = None, **field
     if unknown:
         raise ValidationError(f"Not editable here: {', '.join(sorted(unknown))}")
     if actor is not None:
-        _ensure_same_team(contact, actor)
+        selectors.require_work(actor, contact)
     changed = [name for name, value in fields.items() if getattr(contact, name) != value]
     if not changed:
         return contact

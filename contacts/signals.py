@@ -23,3 +23,14 @@ contact_changed = Signal()
 
 # Sent with contact, actor: the contact was archived (an admin removed the lead).
 contact_archived = Signal()
+
+# Sent with bucket, contacts=[Contact, …] newly placed (already there: not sent again),
+# via (BucketVia), actor (Membership | None): lead pools route them, plans start.
+contacts_placed = Signal()
+
+# Sent with contact, how ("email" or "text"), at: the contact unsubscribed / sent STOP.
+contact_unsubscribed = Signal()
+
+# Sent with contact, channel ("text"), body, at: the contact wrote back (an inbound text
+# the SMS provider passed on). Smart Plans set to stop on a reply listen.
+contact_replied = Signal()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -13,43 +11,30 @@ from contacts import intake
 from contacts.forms import ImportMappingForm, ImportUploadForm
 from contacts.models import ImportJob, ImportStatus
 from teams import permissions as perms
+from teams.access import has_perm, member_required
 from teams.models import Membership
-from teams.templatetags.team_perms import member_can
 
 PREVIEW_ROWS = 5
 SHOWN_ERRORS = 200
 
 
-def _importer(request) -> Membership:
-    """Members who manage the team or its lead distribution import contacts."""
-    membership = request.membership
-    if membership is None:
-        raise Http404("You are not a member of a team.")
-    if not (
-        member_can(membership, perms.MANAGE_TEAM)
-        or member_can(membership, perms.MANAGE_LEAD_DISTRIBUTION)
-    ):
-        raise PermissionDenied("You need Manage Team or Manage Lead Distribution to import.")
-    return membership
-
-
 def _can_assign(membership: Membership) -> bool:
     # Giving contacts to a named agent is a lead-distribution decision.
-    return member_can(membership, perms.MANAGE_LEAD_DISTRIBUTION)
+    return has_perm(membership, perms.MANAGE_LEAD_DISTRIBUTION)
 
 
-@login_required
 @require_GET
+@member_required(perm=(perms.MANAGE_TEAM, perms.MANAGE_LEAD_DISTRIBUTION))
 def import_start(request):
-    membership = _importer(request)
+    membership = request.membership
     jobs = ImportJob.objects.filter(team=membership.team).defer("rows")[:10]
     return render(request, "contacts/import.html", {"form": ImportUploadForm(), "jobs": jobs})
 
 
-@login_required
 @require_POST
+@member_required(perm=(perms.MANAGE_TEAM, perms.MANAGE_LEAD_DISTRIBUTION))
 def import_upload(request):
-    membership = _importer(request)
+    membership = request.membership
     form = ImportUploadForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["file"]
@@ -78,20 +63,20 @@ def _job_page(request, membership, job, form=None, status=200):
     return render(request, "contacts/import_job.html", context, status=status)
 
 
-@login_required
 @require_GET
+@member_required(perm=(perms.MANAGE_TEAM, perms.MANAGE_LEAD_DISTRIBUTION))
 def import_job(request, pk: int):
-    membership = _importer(request)
+    membership = request.membership
     job = get_object_or_404(
         ImportJob.objects.select_related("assign_to__user"), pk=pk, team=membership.team
     )
     return _job_page(request, membership, job)
 
 
-@login_required
 @require_POST
+@member_required(perm=(perms.MANAGE_TEAM, perms.MANAGE_LEAD_DISTRIBUTION))
 def import_map(request, pk: int):
-    membership = _importer(request)
+    membership = request.membership
     job = get_object_or_404(ImportJob, pk=pk, team=membership.team)
     form = ImportMappingForm(request.POST, job=job, can_assign=_can_assign(membership))
     if form.is_valid():
@@ -109,10 +94,10 @@ def import_map(request, pk: int):
     return _job_page(request, membership, job, form=form)
 
 
-@login_required
 @require_POST
+@member_required(perm=(perms.MANAGE_TEAM, perms.MANAGE_LEAD_DISTRIBUTION))
 def import_run(request, pk: int):
-    membership = _importer(request)
+    membership = request.membership
     job = get_object_or_404(ImportJob, pk=pk, team=membership.team)
     try:
         job = intake.import_run(actor=membership, job=job)

@@ -4,17 +4,16 @@ source webhooks. Members with Manage Team only."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts.models import LeadSource
 from teams import permissions as perms
+from teams.access import member_required
 from teams.models import ApiToken, ApiTokenAccess, Membership
-from teams.templatetags.team_perms import member_can
 from teams.tokens import api_token_create as token_create
 from teams.tokens import api_token_revoke as token_revoke
 
@@ -27,35 +26,27 @@ class ApiTokenForm(forms.Form):
     access = forms.ChoiceField(choices=ApiTokenAccess.choices, initial=ApiTokenAccess.FULL)
 
 
-def _manager(request) -> Membership:
-    membership = request.membership
-    if membership is None:
-        raise Http404("You are not a member of a team.")
-    if not member_can(membership, perms.MANAGE_TEAM):
-        raise PermissionDenied("You need the Manage Team permission.")
-    return membership
-
-
 def _page(request, membership: Membership, form: ApiTokenForm):
     context = {
         "form": form,
         "tokens": ApiToken.objects.filter(team=membership.team).select_related("created_by__user"),
         "created": request.session.pop(SESSION_KEY, None),
         "sources": LeadSource.objects.filter(team=membership.team),
+        "signature_tolerance": settings.WEBHOOK_TOLERANCE_SECONDS,
     }
     return render(request, "contacts/api_tokens.html", context)
 
 
-@login_required
 @require_GET
+@member_required(perm=perms.MANAGE_TEAM)
 def api_tokens(request):
-    return _page(request, _manager(request), ApiTokenForm())
+    return _page(request, request.membership, ApiTokenForm())
 
 
-@login_required
 @require_POST
+@member_required(perm=perms.MANAGE_TEAM)
 def api_token_create(request):
-    membership = _manager(request)
+    membership = request.membership
     form = ApiTokenForm(request.POST)
     if form.is_valid():
         try:
@@ -68,10 +59,10 @@ def api_token_create(request):
     return _page(request, membership, form)
 
 
-@login_required
 @require_POST
+@member_required(perm=perms.MANAGE_TEAM)
 def api_token_revoke(request, pk: int):
-    membership = _manager(request)
+    membership = request.membership
     token = get_object_or_404(ApiToken, pk=pk, team=membership.team)
     if token_revoke(actor=membership, token=token):
         messages.success(request, f"Revoked “{token.name}”: it no longer opens the API.")

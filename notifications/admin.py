@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.template import TemplateSyntaxError
+from django.core.exceptions import ValidationError
 from django.utils.text import Truncator
 
-from notifications.auto_messages import DEFAULTS, PLACEHOLDER_HELP, check_template
+from notifications.auto_messages import DEFAULTS, PLACEHOLDER_HELP, validate_template
 from notifications.models import (
     AutoMessageKind,
     AutoMessageTemplate,
@@ -38,7 +38,7 @@ class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "error",
     )
     list_filter = ("status", "channel", "kind")
-    list_select_related = ("team", "membership__user", "contact")
+    list_select_related = ("team", "membership__user", "user", "contact")
     search_fields = ("key", "to", "title")
     date_hierarchy = "created_at"
     actions = ["retry"]
@@ -48,7 +48,7 @@ class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def recipient(self, obj):
         if obj.to_contact and obj.contact:
             return f"{obj.contact} (contact, as {obj.membership})"
-        return obj.membership or "—"
+        return obj.membership or obj.user or "—"
 
     @admin.display(description="Last error")
     def error(self, obj):
@@ -77,9 +77,9 @@ class AutoMessageTemplateForm(forms.ModelForm):
         cleaned = super().clean()
         for name in ("subject", "body"):
             try:
-                check_template(cleaned.get(name) or "")
-            except TemplateSyntaxError as exc:
-                self.add_error(name, f"This template does not render: {exc}")
+                validate_template(cleaned.get(name) or "")
+            except ValidationError as exc:
+                self.add_error(name, exc)
         if cleaned.get("kind") == AutoMessageKind.WELCOME_EMAIL and not cleaned.get("subject"):
             self.add_error("subject", "A welcome email needs a subject.")
         return cleaned

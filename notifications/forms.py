@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from django import forms
-from django.template import TemplateSyntaxError
+from django.core.exceptions import ValidationError
 
-from notifications.auto_messages import PLACEHOLDER_HELP, check_template
+from notifications.auto_messages import PLACEHOLDER_HELP, validate_template
 from notifications.models import AutoMessageKind, AutoMessageTemplate
 
 
 class AutoMessageTemplateEditForm(forms.ModelForm):
     """A team's wording of one auto message; the kind is fixed by the page.
 
-    The same checks as the staff admin: each field must render with the
-    placeholders alone (no include, extends, load or debug), and an email
-    needs a subject. Texts have no subject field.
+    The same checks as the staff admin: each field must keep to the sandbox's
+    placeholders, filters and {% if %}, within its limits, and an email needs a
+    subject. Texts have no subject field.
     """
 
     class Meta:
@@ -41,9 +41,9 @@ class AutoMessageTemplateEditForm(forms.ModelForm):
             if name not in self.fields:
                 continue
             try:
-                check_template(cleaned.get(name) or "")
-            except TemplateSyntaxError as exc:
-                self.add_error(name, f"This template does not render: {exc}")
+                validate_template(cleaned.get(name) or "")
+            except ValidationError as exc:
+                self.add_error(name, exc)
         if (
             self.kind == AutoMessageKind.WELCOME_EMAIL
             and "subject" not in self.errors

@@ -1,4 +1,4 @@
-"""Keeps claim tokens out of the logs.
+"""Keeps claim (and unsubscribe) tokens out of the logs.
 
 Django logs the path of every 4xx/5xx response (django.request), of CSRF
 failures (django.security.csrf) and, under runserver, of every request
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from notifications.tokens import CLAIM_PATH_RE, redact
+from notifications.tokens import carries_token, redact
 
 LOGGERS = ("django.request", "django.security.csrf", "django.server")
 
@@ -21,10 +21,10 @@ class RedactClaimTokens(logging.Filter):
             text = record.getMessage()
         except Exception:  # a broken record is the logging module's to report
             return True
-        if CLAIM_PATH_RE.search(text):
+        if carries_token(text):
             record.msg, record.args = redact(text), ()
         request = getattr(record, "request", None)
-        if request is not None and CLAIM_PATH_RE.search(getattr(request, "path", "") or ""):
+        if request is not None and carries_token(getattr(request, "path", "") or ""):
             # Error emails and reporters would print the request, path and all.
             record.request = None
         return True

@@ -6,6 +6,7 @@ commit (the bell reads them); email, text and push rows are sent afterwards by a
 django-q2 task, exactly once.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -33,10 +34,26 @@ class Kind(models.TextChoices):
     WELCOME_EMAIL = "welcome_email", "Welcome email (to the contact)"
     WELCOME_TEXT = "welcome_text", "Welcome text (to the contact)"
     ROUTING_FAILED = "routing_failed", "Routing gave up on a contact"
+    POOL_WAITING = "pool_waiting", "Leads waiting in a lead pool"
+    PASSWORD_LINK = "password_link", "Set-password link (new member)"
+    PASSWORD_RESET = "password_reset", "Password reset link"
+    CONTACT_EMAIL = "contact_email", "Email to the contact (plan step, property alert)"
+    CONTACT_TEXT = "contact_text", "Text to the contact (plan step)"
+    AGENT_TASK = "agent_task", "Task for the contact's Agent (plan step)"
 
 
-# Messages to the contact, sent as their Agent; every other kind goes to the member.
-TO_CONTACT = frozenset({Kind.WELCOME_EMAIL, Kind.WELCOME_TEXT})
+# Messages to the contact, sent as their Agent; every other kind goes to the member,
+# except the account emails.
+TO_CONTACT = frozenset(
+    {Kind.WELCOME_EMAIL, Kind.WELCOME_TEXT, Kind.CONTACT_EMAIL, Kind.CONTACT_TEXT}
+)
+# Sent as whoever holds the primary Agent role when they go out, and held until routing
+# is complete (`membership` stays empty until then).
+AS_CURRENT_AGENT = frozenset({Kind.CONTACT_EMAIL, Kind.CONTACT_TEXT, Kind.AGENT_TASK})
+# Account emails go to `user`, whether or not they belong to a team (a staff user resets
+# their password too): nothing about a team or a contact applies to them. Their link is
+# made when the email is sent, so no password token is ever stored.
+ACCOUNT_KINDS = frozenset({Kind.PASSWORD_LINK, Kind.PASSWORD_RESET})
 
 
 class Status(models.TextChoices):
@@ -70,11 +87,14 @@ class OutboxMessage(models.Model):
     """One message to one recipient over one channel.
 
     `membership` is the member the message is for, or, for kinds sent to the
-    contact (TO_CONTACT), the Agent it is sent as. `key` names the event,
-    recipient and channel, so writing the same message twice writes one row.
+    contact (TO_CONTACT), the Agent it is sent as; account emails (ACCOUNT_KINDS)
+    are for `user`, and have a team only when a team sent them. `key` names the
+    event, recipient and channel, so writing the same message twice writes one row.
     """
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     key = models.CharField(max_length=200)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     kind = models.CharField(max_length=24, choices=Kind.choices)
@@ -90,6 +110,14 @@ class OutboxMessage(models.Model):
     subscription = models.ForeignKey(
         PushSubscription, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The account an account email is for.",
+    )
     title = models.CharField(max_length=200, blank=True)
     url = models.CharField(max_length=300, blank=True, help_text="In-app link target.")
     data = models.JSONField(default=dict, blank=True)
@@ -98,6 +126,9 @@ class OutboxMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     last_error = models.TextField(blank=True)
+    # A message to the contact waiting for routing to complete (nobody holds the primary
+    # Agent role yet): released when the contact is assigned.
+    held = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -118,9 +149,15 @@ class OutboxMessage(models.Model):
                 condition=Q(read_at__isnull=True) | Q(channel="in_app"),
                 name="outbox_message_only_in_app_read",
             ),
+            models.CheckConstraint(
+                condition=Q(kind__in=ACCOUNT_KINDS, channel="email", user__isnull=False)
+                | (~Q(kind__in=ACCOUNT_KINDS) & Q(user__isnull=True, team__isnull=False)),
+                name="outbox_message_account_email_has_user",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
+            models.Index(fields=["contact"], condition=Q(held=True), name="outbox_held"),
             models.Index(
                 fields=["membership", "-created_at"],
                 condition=Q(channel="in_app"),

@@ -16,8 +16,10 @@ from datetime import datetime, timedelta
 from functools import partial
 from itertools import groupby
 from urllib.parse import urlsplit
+from uuid import uuid4
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -26,8 +28,10 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from contacts.models import ContactRole, RoleKind
-from notifications import content
+from contacts.services import timeline_add
+from notifications import content, signals
 from notifications.models import (
+    AS_CURRENT_AGENT,
     Channel,
     DigestCursor,
     Kind,
@@ -39,8 +43,9 @@ from notifications.push import SubscriptionGone, push_configured, push_send
 from notifications.selectors import inbox_for
 from notifications.sms import get_connection as sms_connection
 from notifications.tokens import redact
-from routing.models import Offer, OfferKind
-from routing.signals import Assignment, Failure
+from routing.models import ContactRouting, Offer, OfferKind, RoutingStatus
+from routing.signals import Assignment, Failure, Waiting
+from teams.access import sees_whole_company
 from teams.models import Membership
 from teams.permissions import MANAGE_LEAD_DISTRIBUTION, effective_permissions
 
@@ -51,6 +56,8 @@ logger = logging.getLogger(__name__)
 # pending with a backoff, and counts as an attempt.
 STUCK_AFTER = timedelta(minutes=3)
 SWEEP_BATCH = 500
+# A held message is looked at again this often, in case its release was missed.
+HOLD_RECHECK = timedelta(hours=1)
 # One delivery task sends at most this many messages, and stops taking new ones after
 # DELIVERY_BUDGET (well inside the delivery cluster's task timeout): the rest go to a
 # task of their own.
@@ -82,9 +89,10 @@ def _outgoing(*, now: datetime, channel: str, due: datetime | None = None, **fie
     )
 
 
-def _write(rows: list[OutboxMessage], *, now: datetime) -> None:
+def _write(rows: list[OutboxMessage], *, now: datetime, robust: bool = False) -> None:
     """Insert the rows (keys already present are left alone); deliver after commit,
-    all of them in one task."""
+    all of them in one task. `robust`: a failure to enqueue is logged rather than
+    raised, where the caller's change is done either way and the sweep sends the rows."""
     if not rows:
         return
     OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
@@ -94,7 +102,7 @@ def _write(rows: list[OutboxMessage], *, now: datetime) -> None:
         if r.status == Status.PENDING and r.channel != Channel.IN_APP and r.next_attempt_at <= now
     ]
     if due:
-        transaction.on_commit(partial(_enqueue_keys, due))
+        transaction.on_commit(partial(_enqueue_keys, due), robust=robust)
 
 
 def _enqueue_ids(message_ids: list[int]) -> None:
@@ -120,11 +128,17 @@ def _enqueue_keys(keys: list[str]) -> None:
 
 
 def messages_deliver_keys(*, keys: list[str]) -> dict[str, int]:
-    """Deliver the pending messages with these keys (see messages_deliver)."""
-    ids = OutboxMessage.objects.filter(key__in=keys, status=Status.PENDING).values_list(
-        "pk", flat=True
+    """Deliver the pending messages with these keys (see messages_deliver). They are what
+    a routing batch wrote: messages held for the same contacts until routing completed
+    are released here, off routing's path (the sweep releases the others)."""
+    rows = list(
+        OutboxMessage.objects.filter(key__in=keys).values_list("pk", "status", "contact_id")
     )
-    return messages_deliver(message_ids=list(ids))
+    contact_ids = sorted({contact_id for _, _, contact_id in rows if contact_id})
+    if contact_ids:
+        held_release(contact_ids=contact_ids)
+    ids = [pk for pk, status, _ in rows if status == Status.PENDING]
+    return messages_deliver(message_ids=ids)
 
 
 def messages_deliver(*, message_ids: list[int]) -> dict[str, int]:
@@ -345,6 +359,134 @@ def routing_failures_notify(*, team_id: int, failures: list[Failure]) -> None:
     _write(rows, now=now)
 
 
+# Contact ids a pool-waiting message keeps, for its email to list (and to skip itself
+# when all of them have been assigned meanwhile).
+POOL_WAITING_LISTED = 50
+
+
+def pool_waiting_notify(*, team_id: int, waiting: list[Waiting]) -> None:
+    """Leads wait in Manual lead pools for an admin: every active member who manages
+    lead distribution for the whole team (who sees those leads on the dashboard) hears
+    of it in the app and by email, once for a whole routing batch."""
+    if not waiting:
+        return
+    now = timezone.now()
+    members = [
+        m
+        for m in Membership.objects.filter(team_id=team_id, is_active=True).select_related(
+            "permission_profile"
+        )
+        if MANAGE_LEAD_DISTRIBUTION in effective_permissions(m) and sees_whole_company(m)
+    ]
+    pools: dict[int, list] = {}
+    for item in waiting:
+        pools.setdefault(item.rule_id, [item.rule_name, 0])[1] += 1
+    count = len(waiting)
+    leads = f"{count} lead{'s' if count != 1 else ''} {'is' if count == 1 else 'are'}"
+    if len(pools) == 1:
+        ((rule_id, (name, _n)),) = pools.items()
+        where = f"lead pool “{name}”"
+        url = f"{reverse('routing_pages:dashboard')}?assignment=waiting&rule={rule_id}"
+    else:
+        where = "lead pools " + ", ".join(f"“{name}” ({n})" for name, n in pools.values())
+        url = f"{reverse('routing_pages:dashboard')}?assignment=waiting"
+    title = f"{leads} waiting in {where} for you to assign"
+    data = {
+        "count": count,
+        "pools": [[rule_id, name, n] for rule_id, (name, n) in pools.items()],
+        "contacts": [item.contact.pk for item in waiting[:POOL_WAITING_LISTED]],
+    }
+    event = f"pool_waiting:t{team_id}:c{min(i.contact.pk for i in waiting)}:{_stamp(now)}"
+    common = {
+        "team_id": team_id,
+        "kind": Kind.POOL_WAITING,
+        "contact": waiting[0].contact if count == 1 else None,
+        "data": data,
+    }
+    rows = []
+    for member in members:
+        rows.append(
+            _in_app(
+                now=now,
+                key=f"{event}:m{member.pk}:in_app",
+                membership=member,
+                title=title,
+                url=url,
+                **common,
+            )
+        )
+        rows.append(
+            _outgoing(
+                now=now,
+                channel=Channel.EMAIL,
+                key=f"{event}:m{member.pk}:email",
+                membership=member,
+                **common,
+            )
+        )
+    _write(rows, now=now)
+
+
+# --- account emails ---------------------------------------------------------------------
+#
+# Each request is an event of its own (a second reset request is a second email), so its
+# key carries a random id. The row holds the user and the templates, never a token: the
+# link is made when the email is sent. The account's change (a new member, a reset
+# request) stands whether or not the delivery task could be enqueued: the sweep sends
+# what was not.
+
+
+def password_link_notify(*, membership: Membership) -> None:
+    """The member gets an email with a link to set their password."""
+    now = timezone.now()
+    row = _outgoing(
+        now=now,
+        channel=Channel.EMAIL,
+        key=f"password_link:u{membership.user_id}:{uuid4().hex}:email",
+        kind=Kind.PASSWORD_LINK,
+        team_id=membership.team_id,
+        membership=membership,
+        user_id=membership.user_id,
+    )
+    _write([row], now=now, robust=True)
+
+
+def password_resets_notify(
+    *,
+    users: list[AbstractBaseUser],
+    subject_template: str,
+    email_template: str,
+    html_email_template: str | None = None,
+    from_email: str | None = None,
+    extra_context: dict | None = None,
+) -> int:
+    """Each user gets Django's password reset email, rendered from these templates when
+    it is sent (and not at all if the account's address changed meanwhile). Returns the
+    messages written."""
+    now = timezone.now()
+    request = uuid4().hex
+    rows = [
+        _outgoing(
+            now=now,
+            channel=Channel.EMAIL,
+            key=f"password_reset:u{user.pk}:{request}:email",
+            kind=Kind.PASSWORD_RESET,
+            user=user,
+            data={
+                "email": getattr(user, user.get_email_field_name()),
+                "subject_template": subject_template,
+                "email_template": email_template,
+                "html_email_template": html_email_template,
+                "from_email": from_email,
+                "extra_context": extra_context or {},
+            },
+        )
+        for user in users
+    ]
+    _write(rows, now=now, robust=True)
+    return len(rows)
+
+
 # --- delivery ---------------------------------------------------------------------------
 
 
@@ -386,7 +528,8 @@ def message_deliver(*, message_id: int, now: datetime | None = None) -> str:
 
     The conditional UPDATE pending → sending lets exactly one caller through; a
     failure puts the row back to pending with a later next_attempt_at (the sweep
-    re-enqueues it) until NOTIFICATION_MAX_ATTEMPTS, then marks it failed.
+    re-enqueues it) until NOTIFICATION_MAX_ATTEMPTS, then marks it failed. A message
+    that can never go out as it stands (content.Undeliverable) is failed at once.
     """
     now = now or timezone.now()
     claimed = (
@@ -397,14 +540,41 @@ def message_deliver(*, message_id: int, now: datetime | None = None) -> str:
     if not claimed:
         return "not due"
     message = OutboxMessage.objects.select_related(
-        "team", "membership__user", "contact", "offer__contact", "subscription"
+        "team", "membership__user", "user", "contact", "offer__contact", "subscription"
     ).get(pk=message_id)
     sending = OutboxMessage.objects.filter(pk=message_id, status=Status.SENDING)
     try:
         to, subject = _send(message, now)
+    except content.Hold as hold:
+        # Not an attempt: waiting for routing is no failure. Released on assignment.
+        sending.update(
+            status=Status.PENDING,
+            held=True,
+            attempts=F("attempts") - 1,
+            next_attempt_at=now + HOLD_RECHECK,
+            last_error=str(hold),
+            updated_at=now,
+        )
+        return "held"
     except content.Skip as skip:
-        sending.update(status=Status.SKIPPED, last_error=str(skip), updated_at=now)
+        with transaction.atomic():
+            sending.update(status=Status.SKIPPED, last_error=str(skip), updated_at=now)
+            _contact_message_done(message, Status.SKIPPED, str(skip), now)
         return Status.SKIPPED
+    except content.Undeliverable as exc:
+        # No retries: the next attempt would fail the same way (staff can send it
+        # again once the cause, say the team's template, is fixed).
+        with transaction.atomic():
+            sending.update(status=Status.FAILED, last_error=str(exc)[:1000], updated_at=now)
+            _contact_message_done(message, Status.FAILED, str(exc), now)
+        logger.warning(
+            "Outbox message %s (%s, %s) cannot be sent: %s",
+            message.pk,
+            message.kind,
+            message.channel,
+            type(exc.__cause__ or exc).__name__,
+        )
+        return Status.FAILED
     except Exception as exc:
         give_up = message.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS
         sending.update(
@@ -431,10 +601,81 @@ def message_deliver(*, message_id: int, now: datetime | None = None) -> str:
             last_error="",
             sent_at=now,
             updated_at=now,
+            # Sent as the Agent of the moment: the row says who that was.
+            membership=message.membership,
+            held=False,
         )
         if message.kind == Kind.FOLLOW_UP_REMINDER:
             _write([_reminder_in_app(message, now)], now=now)
+        if message.kind == Kind.AGENT_TASK:
+            _write([_task_in_app(message, now)], now=now)
+        _contact_message_done(message, Status.SENT, "", now)
     return Status.SENT
+
+
+def _task_in_app(message: OutboxMessage, now: datetime) -> OutboxMessage:
+    contact = message.contact
+    return _in_app(
+        now=now,
+        key=f"{message.key}:in_app",
+        team_id=message.team_id,
+        contact=contact,
+        kind=Kind.AGENT_TASK,
+        membership=message.membership,
+        title=f"Task: {message.data.get('task', '')} — {contact.name}",
+        url=reverse("contact_pages:profile", args=[contact.pk]),
+    )
+
+
+def _contact_message_done(message: OutboxMessage, status: str, reason: str, now: datetime) -> None:
+    """A message another app scheduled reached its end: on the contact's timeline, and
+    announced (a plan moves on, an alert is marked sent)."""
+    if message.kind not in AS_CURRENT_AGENT:
+        return
+    contact, agent = message.contact, message.membership
+    label = message.data.get("label", "Message")
+    if status == Status.SENT:
+        text = f"{label} sent by {agent.display_name}." if agent else f"{label} sent."
+    else:
+        text = f"{label} not sent: {reason}."
+    origin = message.data.get("origin", "message")
+    timeline_add(contact=contact, kind=f"{origin}_{status}"[:32], actor=None, message=text[:500])
+    signals.contact_message_done.send(
+        sender=OutboxMessage,
+        message_key=message.key,
+        origin=message.data.get("origin", ""),
+        ref=message.data.get("ref", ""),
+        contact=contact,
+        status=status,
+        agent=agent,
+        at=now,
+    )
+
+
+def outgoing_rows_write(rows: list[OutboxMessage]) -> None:
+    """Other notification modules' rows: written in the caller's transaction, the due
+    ones enqueued after commit."""
+    _write(rows, now=timezone.now())
+
+
+def held_release(*, contact_ids: list[int] | None = None, now: datetime | None = None) -> int:
+    """Held messages of contacts routing has since assigned are due now (of these
+    contacts, or of every contact for the sweep); enqueued after commit."""
+    now = now or timezone.now()
+    assigned = ContactRouting.objects.filter(
+        pk=OuterRef("contact_id"), status=RoutingStatus.ASSIGNED, reassigning_to__isnull=True
+    )
+    held = OutboxMessage.objects.filter(held=True, status=Status.PENDING).filter(Exists(assigned))
+    if contact_ids is not None:
+        held = held.filter(contact_id__in=contact_ids)
+    with transaction.atomic():
+        ids = list(held.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        if ids:
+            OutboxMessage.objects.filter(pk__in=ids).update(
+                held=False, next_attempt_at=now, last_error="", updated_at=now
+            )
+            transaction.on_commit(partial(_enqueue_ids, ids))
+    return len(ids)
 
 
 def _reminder_in_app(message: OutboxMessage, now: datetime) -> OutboxMessage:
@@ -454,6 +695,7 @@ def outbox_sweep(*, now: datetime | None = None) -> dict[str, int]:
     """The backstop: messages interrupted mid-send go back to pending (after a backoff),
     and every due pending row is enqueued (retries, reminders, lost tasks)."""
     now = now or timezone.now()
+    released = held_release(now=now)
     stuck = OutboxMessage.objects.filter(status=Status.SENDING, updated_at__lte=now - STUCK_AFTER)
     gave_up = stuck.filter(attempts__gte=settings.NOTIFICATION_MAX_ATTEMPTS).update(
         status=Status.FAILED,
@@ -473,7 +715,12 @@ def outbox_sweep(*, now: datetime | None = None) -> dict[str, int]:
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     _enqueue_ids(due)
-    return {"enqueued": len(due), "interrupted": interrupted, "given_up": gave_up}
+    return {
+        "enqueued": len(due),
+        "interrupted": interrupted,
+        "given_up": gave_up,
+        "released": released,
+    }
 
 
 def messages_retry(*, message_ids: list[int]) -> int:

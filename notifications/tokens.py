@@ -21,6 +21,8 @@ CLAIM_SALT = "switchboard.claim"
 MAX_AGE = timedelta(days=7)
 
 CLAIM_PATH_RE = re.compile(r"/claim/[^/\s?&#\"']+")
+# Unsubscribe links carry a signed contact id: out of logs too.
+UNSUBSCRIBE_PATH_RE = re.compile(r"/unsubscribe/[^/\s?&#\"']+")
 
 
 class ClaimLinkInvalid(Exception):
@@ -69,6 +71,11 @@ def claim_url(*, offer_id: int, membership_id: int, deadline: datetime) -> str:
     return settings.SITE_URL + reverse("notifications:claim", args=[token])
 
 
+def carries_token(text: str) -> bool:
+    return bool(CLAIM_PATH_RE.search(text) or UNSUBSCRIBE_PATH_RE.search(text))
+
+
 def redact(text: str) -> str:
-    """Claim tokens out of anything bound for a log or an error column."""
-    return CLAIM_PATH_RE.sub("/claim/[redacted]", text)
+    """Claim and unsubscribe tokens out of anything bound for a log or an error column."""
+    text = CLAIM_PATH_RE.sub("/claim/[redacted]", text)
+    return UNSUBSCRIBE_PATH_RE.sub("/unsubscribe/[redacted]", text)

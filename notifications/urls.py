@@ -1,12 +1,14 @@
 from django.urls import path
 
-from notifications import views, views_stream
+from notifications import views, views_stream, views_unsubscribe
 
 app_name = "notifications"
 
 urlpatterns = [
     path("sw.js", views.service_worker, name="service_worker"),
     path("claim/<str:token>/", views.claim, name="claim"),
+    path("unsubscribe/<str:token>/", views_unsubscribe.unsubscribe, name="unsubscribe"),
+    path("notifications/sms/inbound/", views_unsubscribe.sms_inbound, name="sms_inbound"),
     path("notifications/", views.index, name="index"),
     path("notifications/bell/", views.bell, name="bell"),
     path("notifications/live/", views_stream.stream, name="live"),

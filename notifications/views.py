@@ -21,9 +21,11 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from notifications import selectors, services
+from notifications.throttles import bad_claim_link_refusal, retry_minutes
 from notifications.tokens import ClaimLinkExpired, ClaimLinkInvalid, claim_token_read
 from routing.models import OfferStatus
 from routing.offers import offer_claim
+from teams.access import member_required
 
 # --- claim pages -------------------------------------------------------------------
 
@@ -106,7 +108,12 @@ def claim(request, token: str):
     except ClaimLinkExpired:
         return _claim_render(request, "expired", status=410)
     except ClaimLinkInvalid:
-        return _claim_render(request, "invalid", status=400)
+        refusal = bad_claim_link_refusal(request)
+        if refusal is None:
+            return _claim_render(request, "invalid", status=400)
+        response = _claim_render(request, "too_many", status=429, minutes=retry_minutes(refusal))
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
     offer = selectors.offer_for_recipient(
         offer_id=ticket.offer_id, membership_id=ticket.membership_id
     )
@@ -137,12 +144,6 @@ def offer_claim_in_app(request, offer_id: int):
 # --- the bell ------------------------------------------------------------------------
 
 
-def _membership_or_404(request):
-    if request.membership is None:
-        raise Http404("You are not a member of a team.")
-    return request.membership
-
-
 def _bell(request, *, open: bool = False):
     unread, items = selectors.bell_for(membership=request.membership)
     response = render(
@@ -154,17 +155,16 @@ def _bell(request, *, open: bool = False):
     return response
 
 
-@login_required
 @require_http_methods(["GET", "HEAD"])
+@member_required
 def bell(request):
-    _membership_or_404(request)
     return _bell(request)
 
 
-@login_required
 @require_http_methods(["GET", "HEAD"])
+@member_required
 def index(request):
-    membership = _membership_or_404(request)
+    membership = request.membership
     items = selectors.inbox_for(membership=membership).select_related("offer")[:100]
     return render(request, "notifications/index.html", {"items": items})
 
@@ -178,29 +178,29 @@ def _after_mutation(request):
     return response
 
 
-@login_required
 @require_POST
+@member_required
 def mark_read(request, pk: int):
-    membership = _membership_or_404(request)
+    membership = request.membership
     if not services.notification_mark_read(membership=membership, message_id=pk):
         raise Http404("No such notification.")
     return _after_mutation(request)
 
 
-@login_required
 @require_POST
+@member_required
 def mark_all_read(request):
-    services.notifications_mark_all_read(membership=_membership_or_404(request))
+    services.notifications_mark_all_read(membership=request.membership)
     return _after_mutation(request)
 
 
 # --- web push ------------------------------------------------------------------------
 
 
-@login_required
 @require_POST
+@member_required
 def push_subscribe(request):
-    membership = _membership_or_404(request)
+    membership = request.membership
     try:
         data = json.loads(request.body or b"{}")
         keys = data.get("keys") or {}
@@ -216,10 +216,10 @@ def push_subscribe(request):
     return JsonResponse({"ok": True}, status=201)
 
 
-@login_required
 @require_POST
+@member_required
 def push_unsubscribe(request):
-    membership = _membership_or_404(request)
+    membership = request.membership
     try:
         endpoint = str(json.loads(request.body or b"{}").get("endpoint", ""))
     except (ValueError, AttributeError):

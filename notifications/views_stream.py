@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.handlers.asgi import ASGIRequest
-from django.http import Http404, StreamingHttpResponse
-from django.views.decorators.http import require_GET
+from django.http import StreamingHttpResponse
+from django.views.decorators.http import require_safe
 
 from notifications import live
+from teams.access import require_member
 
 
+@require_safe
 @login_required
-@require_GET
 async def stream(request):
-    membership = request.membership  # loaded by CurrentMembershipMiddleware
-    if membership is None:
-        raise Http404("You are not a member of a team.")
+    membership = require_member(request.membership)  # loaded by CurrentMembershipMiddleware
     since = live.since_from(
         last_event_id=request.headers.get("Last-Event-ID"), query=request.GET.get("since")
     )

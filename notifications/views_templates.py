@@ -13,19 +13,19 @@ from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateSyntaxError
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
-from notifications.auto_messages import DEFAULTS, PLACEHOLDERS, check_template, render_text
+from notifications.auto_messages import DEFAULTS, PLACEHOLDERS, render_text, validate_template
 from notifications.forms import AutoMessageTemplateEditForm
 from notifications.models import AutoMessageKind, AutoMessageTemplate
+from notifications.sandbox import TemplateRefused
 from teams import permissions as perms
+from teams.access import member_required, require_perm
 from teams.models import Membership, Team
 
 SAMPLE_CONTACT = {
@@ -45,17 +45,13 @@ def auto_message_template_save(
     *, actor: Membership, kind: str, subject: str, body: str, enabled: bool
 ) -> AutoMessageTemplate:
     """The team's wording of `kind`, created or replaced."""
-    if not perms.member_has_perm(actor, perms.MANAGE_TEAM):
-        raise PermissionDenied("You need the Manage Team permission.")
+    require_perm(actor, perms.MANAGE_TEAM)
     if kind not in AutoMessageKind.values:
         raise ValidationError(f"Unknown auto message {kind!r}.")
     if kind == AutoMessageKind.WELCOME_TEXT:
         subject = ""
     for source in (subject, body):
-        try:
-            check_template(source)
-        except TemplateSyntaxError as exc:
-            raise ValidationError(f"This template does not render: {exc}") from exc
+        validate_template(source)
     template, _ = AutoMessageTemplate.objects.update_or_create(
         team=actor.team,
         kind=kind,
@@ -66,23 +62,11 @@ def auto_message_template_save(
 
 def auto_message_template_reset(*, actor: Membership, template: AutoMessageTemplate) -> None:
     """Back to the default wording (and sent again, if the team had turned it off)."""
-    if not perms.member_has_perm(actor, perms.MANAGE_TEAM):
-        raise PermissionDenied("You need the Manage Team permission.")
-    if template.team_id != actor.team_id:
-        raise PermissionDenied("That template belongs to another team.")
+    require_perm(actor, perms.MANAGE_TEAM, team_id=template.team_id)
     template.delete()
 
 
 # --- reads and the preview ---------------------------------------------------------------
-
-
-def _manager(request) -> Membership:
-    membership = request.membership
-    if membership is None:
-        raise Http404("You are not a member of a team.")
-    if not perms.member_has_perm(membership, perms.MANAGE_TEAM):
-        raise PermissionDenied("You need the Manage Team permission.")
-    return membership
 
 
 def _kind_or_404(kind: str) -> AutoMessageKind:
@@ -127,7 +111,7 @@ def auto_message_preview(
     try:
         subject = " ".join(render_text(subject, values).split())
         body = render_text(body, values)
-    except Exception as exc:  # whatever a template does wrong, the page shows it
+    except TemplateRefused as exc:
         return Preview(kind=kind, enabled=enabled, errors=[f"This template does not render: {exc}"])
     contact_name = f"{SAMPLE_CONTACT['first_name']} {SAMPLE_CONTACT['last_name']}"
     if kind == AutoMessageKind.WELCOME_TEXT:
@@ -181,10 +165,10 @@ def _edit_page(request, membership, kind, form, preview, saved):
 # --- pages ---------------------------------------------------------------------------------
 
 
-@login_required
 @require_http_methods(["GET", "HEAD"])
+@member_required(perm=perms.MANAGE_TEAM)
 def auto_message_list(request):
-    membership = _manager(request)
+    membership = request.membership
     saved = {t.kind: t for t in AutoMessageTemplate.objects.filter(team=membership.team)}
     rows = []
     for kind in AutoMessageKind:
@@ -202,10 +186,10 @@ def auto_message_list(request):
     return render(request, "notifications/auto_templates/list.html", {"rows": rows})
 
 
-@login_required
 @require_http_methods(["GET", "HEAD"])
+@member_required(perm=perms.MANAGE_TEAM)
 def auto_message_edit(request, kind: str):
-    membership = _manager(request)
+    membership = request.membership
     kind = _kind_or_404(kind)
     saved = _saved(membership.team, kind)
     if saved is not None:
@@ -221,10 +205,10 @@ def auto_message_edit(request, kind: str):
     return _edit_page(request, membership, kind, form, preview, saved)
 
 
-@login_required
 @require_POST
+@member_required(perm=perms.MANAGE_TEAM)
 def auto_message_save(request, kind: str):
-    membership = _manager(request)
+    membership = request.membership
     kind = _kind_or_404(kind)
     saved = _saved(membership.team, kind)
     form = AutoMessageTemplateEditForm(request.POST, instance=saved, kind=kind)
@@ -241,11 +225,11 @@ def auto_message_save(request, kind: str):
     return _edit_page(request, membership, kind, form, _form_preview(form, membership), saved)
 
 
-@login_required
 @require_POST
+@member_required(perm=perms.MANAGE_TEAM)
 def auto_message_preview_view(request, kind: str):
     """Render the unsaved form: the preview panel for htmx, else the whole page."""
-    membership = _manager(request)
+    membership = request.membership
     kind = _kind_or_404(kind)
     saved = _saved(membership.team, kind)
     form = AutoMessageTemplateEditForm(request.POST, instance=saved, kind=kind)
@@ -258,10 +242,10 @@ def auto_message_preview_view(request, kind: str):
     return response
 
 
-@login_required
 @require_POST
+@member_required(perm=perms.MANAGE_TEAM)
 def auto_message_reset(request, pk: int):
-    membership = _manager(request)
+    membership = request.membership
     template = get_object_or_404(AutoMessageTemplate, pk=pk, team=membership.team)
     auto_message_template_reset(actor=membership, template=template)
     messages.success(

@@ -109,6 +109,15 @@ def _changes_who(formset) -> bool:
 
 class RoutingRuleForm(ServiceValidatedForm):
     validate = staticmethod(rule_validate)
+    team_scoped_fields = ("source_buckets",)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.is_default and cleaned.get("source_buckets"):
+            self.add_error(
+                "source_buckets", "The Default Rule takes every contact: it cannot be a lead pool."
+            )
+        return cleaned
 
 
 @admin.register(RoutingRule)

@@ -16,10 +16,11 @@ from datetime import time
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import QueryDict
 
-from contacts.models import Contact, ContactType
+from contacts.models import Bucket, Contact, ContactType
+from contacts.selectors_buckets import buckets_visible_to
 from routing import engine
 from routing.models import LocationMatch, Method, RoutingRule, RuleAssignee
 from routing.rules import AssigneeSpec, rule_create, rule_set_assignees, rule_update
@@ -32,7 +33,9 @@ WEEKDAYS = [
         ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
     )
 ]
-RULE_METHODS = (Method.ROUND_ROBIN, Method.NEXT_UP, Method.BLAST, Method.LEAST_OPEN)
+RULE_METHODS = (
+    Method.ROUND_ROBIN, Method.NEXT_UP, Method.BLAST, Method.LEAST_OPEN, Method.MANUAL,
+)  # fmt: skip
 DEFAULT_RULE_METHODS = (Method.ASSIGN_DIRECTLY, Method.NEXT_UP, Method.BLAST)
 CLAIM_METHODS = (Method.NEXT_UP, Method.BLAST)
 SHARELESS_METHODS = (Method.BLAST, Method.ASSIGN_DIRECTLY)  # everyone at once, or one person
@@ -261,8 +264,38 @@ class AssigneesMixin(ServiceErrorsMixin):
             )
 
 
+class BucketsField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Bucket) -> str:
+        if obj.owner_id is None:
+            return f"{obj.name} (team-wide)"
+        return f"{obj.name} ({obj.owner.display_name}'s)"
+
+
+POOL_HELP = (
+    "A lead pool is a rule with source buckets: contacts placed in these buckets are "
+    "distributed to its members. That includes contacts already in Switchboard: placing "
+    "one in a source bucket routes it through the pool. None ticked: an ordinary rule."
+)
+
+
 class RuleForm(AssigneesMixin, forms.Form):
     name = forms.CharField(max_length=120, label="Rule name")
+    is_active = forms.BooleanField(
+        label="Rule is active",
+        required=False,
+        initial=True,
+        help_text="Off: the rule is paused and contacts skip it (as Pause does on the list).",
+    )
+    # Posted with the toggle: an unticked box then means "paused". A post without it
+    # (an older page, a script) leaves the rule's state as it is.
+    active_toggle = forms.CharField(required=False, initial="1", widget=forms.HiddenInput)
+    source_buckets = BucketsField(
+        label="Source buckets",
+        queryset=Bucket.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=POOL_HELP,
+    )
     sources = CommaListField(
         label="Sources", help_text="Comma-separated, e.g. Zillow, Facebook. Empty: any source."
     )
@@ -346,12 +379,28 @@ class RuleForm(AssigneesMixin, forms.Form):
         help_text="A held contact moves on to the next rule after waiting this long.",
     )
 
-    def __init__(self, data=None, *, team: Team, rule: RoutingRule | None = None, **kwargs):
+    def __init__(
+        self,
+        data=None,
+        *,
+        team: Team,
+        rule: RoutingRule | None = None,
+        membership: Membership | None = None,
+        **kwargs,
+    ):
         if rule is not None and data is None:
             kwargs.setdefault("initial", rule_initial(rule))
         super().__init__(data, **kwargs)
         self.team = team
         self.rule = rule
+        self.fields["source_buckets"].queryset = pool_bucket_choices(team, rule, membership)
+        self.is_pool = bool(self["source_buckets"].value())
+        if self.is_pool:
+            self.fields["is_active"].label = "Lead Pool is active"
+            self.fields["is_active"].help_text = (
+                "Off: the lead pool is paused: contacts skip it, and placing contacts in its "
+                "source buckets routes nothing through it."
+            )
         self.fields["method"] = method_field(team, RULE_METHODS)
         self.fields["method"].initial = Method.ROUND_ROBIN
         self.method_warning = method_warning(team, rule)
@@ -373,12 +422,16 @@ class RuleForm(AssigneesMixin, forms.Form):
             self.add_error("work_end", "Give both a start and an end time, or neither.")
         elif start is None and end is None and data.get("work_days"):
             data["work_start"] = data["work_end"] = time(0)  # equal times: the whole day
-        self._clean_assignees(data.get("method"), required=True)
+        # A Manual pool's leads go to whoever an admin picks: members are optional there.
+        self._clean_assignees(data.get("method"), required=data.get("method") != Method.MANUAL)
         return data
 
     def rule_fields(self) -> dict:
         fields = {name: self.cleaned_data[name] for name in RULE_FIELDS}
         fields["work_days"] = ",".join(sorted(self.cleaned_data["work_days"]))
+        if self.cleaned_data["active_toggle"]:
+            fields["is_paused"] = not self.cleaned_data["is_active"]
+        fields["source_buckets"] = list(self.cleaned_data["source_buckets"])
         return fields
 
     def save(self, *, actor: Membership) -> tuple[RoutingRule, bool]:
@@ -398,7 +451,28 @@ class RuleForm(AssigneesMixin, forms.Form):
 def rule_initial(rule: RoutingRule) -> dict:
     initial = {field: getattr(rule, field) for field in RULE_FIELDS}
     initial["work_days"] = [d for d in rule.work_days.split(",") if d.strip()]
+    initial["is_active"] = not rule.is_paused
+    initial["source_buckets"] = [b.pk for b in rule.source_buckets.all()]
     return initial
+
+
+def pool_bucket_choices(
+    team: Team, rule: RoutingRule | None, membership: Membership | None
+) -> QuerySet[Bucket]:
+    """The buckets a rule may take contacts from: those of the team the editor sees
+    (team-wide, their own, shared with them), and any the rule has already."""
+    visible = (
+        buckets_visible_to(membership)
+        if membership is not None
+        else Bucket.objects.filter(team=team, owner__isnull=True)
+    )
+    chosen = Q(pk__in=rule.source_buckets.values("pk")) if rule is not None else Q(pk__in=[])
+    return (
+        Bucket.objects.filter(team=team)
+        .filter(Q(pk__in=visible.values("pk")) | chosen)
+        .select_related("owner__user")
+        .order_by("name", "id")
+    )
 
 
 class DefaultRuleForm(AssigneesMixin, forms.Form):
@@ -495,10 +569,23 @@ class SimulatorForm(forms.Form):
     tags = CommaListField(label="Tags", help_text="Comma-separated contact tags.")
     has_phone = forms.BooleanField(label="Has a phone number", required=False)
     has_email = forms.BooleanField(label="Has an email address", required=False)
+    buckets = BucketsField(
+        label="Placed in buckets",
+        queryset=Bucket.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The lead pools' source buckets it is in.",
+    )
 
     def __init__(self, data=None, *, team: Team, **kwargs):
         super().__init__(data, **kwargs)
         self.team = team
+        self.fields["buckets"].queryset = (
+            Bucket.objects.filter(team=team, pool_rules__isnull=False)
+            .distinct()
+            .select_related("owner__user")
+            .order_by("name", "id")
+        )
         latest = Contact.objects.filter(team=team).order_by("-created_at", "-id")[
             :SIMULATOR_CONTACTS
         ]
@@ -511,7 +598,11 @@ class SimulatorForm(forms.Form):
         pk = self.cleaned_data["contact"]
         if pk is None:
             return None
-        contact = Contact.objects.prefetch_related("tags").filter(team=self.team, pk=pk).first()
+        contact = (
+            Contact.objects.prefetch_related("tags", "placements")
+            .filter(team=self.team, pk=pk)
+            .first()
+        )
         if contact is None:
             raise ValidationError("That contact no longer exists.")
         return contact
@@ -521,7 +612,11 @@ class SimulatorForm(forms.Form):
         data = self.cleaned_data
         if data["contact"] is not None:
             contact = data["contact"]
-            facts = contact_facts(contact, [t.name for t in contact.tags.all()])
+            facts = contact_facts(
+                contact,
+                [t.name for t in contact.tags.all()],
+                [p.bucket_id for p in contact.placements.all()],
+            )
             return dataclasses.replace(facts, created_at=None)
         return engine.ContactFacts(
             source=data["source"].strip(),
@@ -534,4 +629,5 @@ class SimulatorForm(forms.Form):
             tags=frozenset(data["tags"]),
             has_phone=data["has_phone"],
             has_email=data["has_email"],
+            buckets=frozenset(b.pk for b in data["buckets"]),
         )

@@ -157,7 +157,8 @@ class ReassignmentGroupForm(forms.Form):
                 m.label if engine.method_allowed(team.plan, m) else f"{m.label} (not in plan)",
             )
             for m in Method
-            if m != Method.ASSIGN_DIRECTLY and (engine.method_allowed(team.plan, m) or m == current)
+            if m not in (Method.ASSIGN_DIRECTLY, Method.MANUAL)
+            and (engine.method_allowed(team.plan, m) or m == current)
         ]
 
     # --- the assignee table -------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.http import Http404
 
 from routing import engine
 from routing.assignees import AssigneeSpec, assignees_write
@@ -20,8 +21,9 @@ from routing.models import (
     ReassignmentGroup,
     Rotation,
 )
+from teams import access
+from teams import permissions as perms
 from teams.models import Membership, Team
-from teams.permissions import distribution_scope, member_has_perm
 from teams.selectors import group_ancestor_ids, group_descendant_ids
 
 GROUP_FIELDS = {
@@ -40,7 +42,7 @@ def groups_available_to(*, membership: Membership) -> QuerySet[ReassignmentGroup
     """Groups this member may send contacts to: "Available To" one of their groups
     (or a group above theirs), or to everyone. Owners see every group."""
     qs = ReassignmentGroup.objects.filter(team_id=membership.team_id)
-    if membership.role == "owner":
+    if access.is_owner(membership):
         return qs
     mine = set(membership.groups.values_list("id", flat=True))
     visible = group_ancestor_ids(group_ids=mine, team=membership.team)
@@ -49,10 +51,10 @@ def groups_available_to(*, membership: Membership) -> QuerySet[ReassignmentGroup
 
 def groups_editable_by(*, membership: Membership) -> QuerySet[ReassignmentGroup]:
     """Entire Company edits all; User's Group only groups available to their group/sub-groups."""
-    if not _can_manage(membership):
+    if not can_edit_groups(membership):
         return ReassignmentGroup.objects.none()
     qs = ReassignmentGroup.objects.filter(team_id=membership.team_id)
-    if distribution_scope(membership) == "company":
+    if access.sees_whole_company(membership):
         return qs
     own = set(membership.groups.values_list("id", flat=True))
     reach = group_descendant_ids(group_ids=own, team=membership.team)
@@ -64,26 +66,58 @@ def groups_editable_by(*, membership: Membership) -> QuerySet[ReassignmentGroup]
     )
 
 
-def _can_manage(membership: Membership) -> bool:
-    return member_has_perm(membership, "manage_routing_rules") or member_has_perm(
-        membership, "manage_lead_distribution"
+# Either permission edits reassignment groups.
+EDIT_GROUPS = (perms.MANAGE_ROUTING_RULES, perms.MANAGE_LEAD_DISTRIBUTION)
+
+
+def can_edit_groups(membership: Membership | None) -> bool:
+    return access.has_any_perm(membership, *EDIT_GROUPS)
+
+
+def groups_visible_to(membership: Membership) -> QuerySet[ReassignmentGroup]:
+    """Groups the member may edit, and (read-only) those they may send contacts to."""
+    available = (
+        groups_available_to(membership=membership)
+        if access.has_perm(membership, perms.TRIGGER_REASSIGNMENT)
+        else ReassignmentGroup.objects.none()
     )
+    editable = groups_editable_by(membership=membership)
+    return ReassignmentGroup.objects.filter(team_id=membership.team_id).filter(
+        Q(pk__in=editable.values("pk")) | Q(pk__in=available.values("pk"))
+    )
+
+
+def group_for_member(
+    member: Membership,
+    pk: int,
+    *,
+    editable: bool = False,
+    queryset: QuerySet[ReassignmentGroup] | None = None,
+) -> ReassignmentGroup:
+    """A group the member may see (from `queryset`, to load it with what a page shows),
+    or 404 (another team's, or one not available to them); 403 if `editable` and the
+    member may only look at it."""
+    qs = ReassignmentGroup.objects.all() if queryset is None else queryset
+    group = qs.filter(pk=pk, pk__in=groups_visible_to(member).values("pk")).first()
+    if group is None:
+        raise Http404("No such reassignment group.")
+    if editable and not groups_editable_by(membership=member).filter(pk=pk).exists():
+        raise PermissionDenied("You can look at this reassignment group but not edit it.")
+    return group
 
 
 def _require_edit(actor: Membership | None, group: ReassignmentGroup) -> None:
     if actor is None:
         return
-    if (
-        group.team_id != actor.team_id
-        or not groups_editable_by(membership=actor).filter(pk=group.pk).exists()
-    ):
+    access.require_same_team(actor, group.team_id)
+    if not groups_editable_by(membership=actor).filter(pk=group.pk).exists():
         raise PermissionDenied("You cannot edit this reassignment group.")
 
 
 def _check_available_to(actor: Membership | None, team: Team, available_to) -> None:
     if any(g.team_id != team.pk for g in available_to):
         raise ValidationError("“Available To” lists a group of another team.")
-    if actor is None or distribution_scope(actor) == "company":
+    if actor is None or access.sees_whole_company(actor):
         return
     own = set(actor.groups.values_list("id", flat=True))
     reach = group_descendant_ids(group_ids=own, team=team)
@@ -98,7 +132,7 @@ def _check_available_to(actor: Membership | None, team: Team, available_to) -> N
 
 
 def reassignment_group_validate(group: ReassignmentGroup) -> None:
-    if group.method == Method.ASSIGN_DIRECTLY:
+    if group.method in (Method.ASSIGN_DIRECTLY, Method.MANUAL):
         raise ValidationError({"method": "Choose Round Robin, Next Up, Blast Alert or least open."})
     if not engine.method_allowed(group.team.plan, group.method):
         label, plan = Method(group.method).label, group.team.get_plan_display()
@@ -118,8 +152,8 @@ def reassignment_group_create(
     available_to=(),
     **fields,
 ) -> ReassignmentGroup:
-    if actor is not None and (actor.team_id != team.pk or not _can_manage(actor)):
-        raise PermissionDenied("You need the routing management permission.")
+    if actor is not None:
+        access.require_perm(actor, *EDIT_GROUPS, team_id=team.pk)
     if set(fields) - GROUP_FIELDS:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(set(fields) - GROUP_FIELDS))}")
     available_to = list(available_to)

@@ -19,6 +19,7 @@ CODES = {
     engine.SKIPPED: "rule_skipped",
     engine.FELL_THROUGH: "rule_matched",
     engine.HELD: "rule_matched",
+    engine.WAITING: "rule_matched",
 }
 LINE_LABELS = {
     engine.MATCHED: "Rule matched",
@@ -26,11 +27,13 @@ LINE_LABELS = {
     engine.SKIPPED: "Rule skipped",
     engine.FELL_THROUGH: "Rule matched",
     engine.HELD: "Rule matched",
+    engine.WAITING: "Rule matched",
 }
 MARKS = {
     engine.MATCHED: "yes",
     engine.FELL_THROUGH: "yes",
     engine.HELD: "yes",
+    engine.WAITING: "yes",
     engine.NOT_MATCHED: "no",
     engine.SKIPPED: "skip",
 }
@@ -64,6 +67,7 @@ def steps_data(steps: tuple[engine.Step, ...]) -> list[dict]:
             ),
             **({"available": s.available} if s.available else {}),
             **({"note": s.note} if s.note else {}),
+            **({"bucket": s.bucket} if s.bucket else {}),
         }
         for s in steps
     ]
@@ -80,6 +84,10 @@ def step_lines(step: dict) -> list[Line]:
     name = _source_name(step)
     if step.get("kind") == engine.GROUP:
         head = Line("Reassignment group", name, step.get("reason", ""), "yes", code="group")
+    elif step.get("bucket"):
+        # A lead pool matched: say so, and through which source bucket.
+        text = f"Matched lead pool “{name}” (source bucket “{step['bucket']}”)"
+        head = Line("Matched lead pool", name, text, MARKS.get(outcome, ""), code="pool_matched")
     else:
         label = LINE_LABELS.get(outcome, outcome)
         head = Line(

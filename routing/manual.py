@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Contact, ContactStatus
+from contacts.selectors import agent_id_of
 from contacts.services import contact_archive, timeline_add
 from routing import engine
 from routing.models import ContactRouting, LogEvent, RoutingLog, RoutingStatus
@@ -30,15 +31,15 @@ from routing.reassignment import reassign_refusal
 from routing.route import contact_route
 from routing.state import team_state, team_version
 from routing.writer import Apply, decisions_apply
+from teams import access
+from teams import permissions as perms
 from teams.models import Membership
-from teams.permissions import member_has_perm
 
 
 def _require_lead_distribution(actor: Membership | None, team_id: int) -> None:
     if actor is None:
         return  # staff (Django admin) and trusted system paths
-    if actor.team_id != team_id or not member_has_perm(actor, "manage_lead_distribution"):
-        raise PermissionDenied("You need the “Manage Lead Distribution” permission.")
+    access.require_perm(actor, perms.MANAGE_LEAD_DISTRIBUTION, team_id=team_id)
 
 
 def _by_hand(member_id: int, name: str, how: str) -> engine.Decision:
@@ -58,12 +59,15 @@ def contact_assign_directly(
     `expected_agent_id`: the Agent the member saw; refused if it changed meanwhile.
     """
     _require_lead_distribution(actor, contact.team_id)
-    if membership.team_id != contact.team_id:
-        raise PermissionDenied("That member belongs to another team.")
+    access.require_same_team(membership, contact.team_id)
     now = timezone.now()
     row = routing_lock(contact_id=contact.pk)
     state = team_state(team=row.team, version=row.version)
     current = agents_of([row]).get(row.contact_id)
+    if actor is not None:
+        # "User's Group" scope: from one of their members, to one of their members.
+        access.require_in_scope(actor, current)
+        access.require_in_scope(actor, membership.pk)
     refusal = reassign_refusal(row=row, state=state, current=current, expected=expected_agent_id)
     if refusal:
         raise ValidationError(refusal)
@@ -82,8 +86,9 @@ def contacts_assign_bulk(
     if not contacts:
         return
     team = contacts[0].team
-    if membership.team_id != team.pk:
-        raise PermissionDenied("That member belongs to another team.")
+    access.require_same_team(membership, team.pk)
+    if actor is not None:
+        access.require_in_scope(actor, membership.pk)
     now = timezone.now()
     rows = [
         ContactRouting(contact=c, team=team, queued_at=now, next_attempt_at=now, updated_at=now)
@@ -105,6 +110,8 @@ def contact_reroute(*, actor: Membership | None, contact: Contact) -> str:
     now = timezone.now()
     with transaction.atomic():
         row = routing_lock(contact_id=contact.pk)
+        if actor is not None:
+            access.require_in_scope(actor, agents_of([row]).get(row.contact_id))
         if row.reassign_in_progress:
             state = team_state(team=row.team, version=row.version)
             raise ValidationError(
@@ -122,8 +129,8 @@ def lead_remove(*, actor: Membership, contact: Contact) -> Contact:
 
     Needs "Manage Lead Distribution". Removing twice changes nothing more.
     """
-    if actor.team_id != contact.team_id or not member_has_perm(actor, "manage_lead_distribution"):
-        raise PermissionDenied("You need the “Manage Lead Distribution” permission.")
+    _require_lead_distribution(actor, contact.team_id)
+    access.require_in_scope(actor, agent_id_of(contact))
     # The contact first, then its routing: the order every path takes these locks in.
     if not contact_archive(contact=contact, actor=actor):
         return contact
@@ -159,6 +166,9 @@ def failed_retry(*, actor: Membership) -> int:
     """Route every failed contact of the actor's team again, with a fresh set of attempts
     (the admin fixed the cause: a rule, a member, the team owner). Returns how many."""
     _require_lead_distribution(actor, actor.team_id)
+    if not access.sees_whole_company(actor):
+        # Failed contacts have no Agent, so they belong to no group: the team's to retry.
+        raise PermissionDenied("Retrying failed routing needs the “Entire Company” scope.")
     now = timezone.now()
     rows = list(
         ContactRouting.objects.select_for_update(skip_locked=True, of=("self",))

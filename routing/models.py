@@ -12,6 +12,7 @@ class Method(models.TextChoices):
     BLAST = "blast", "Blast Alert"
     LEAST_OPEN = "least_open", "Least open contacts"
     ASSIGN_DIRECTLY = "assign_directly", "Assign directly"
+    MANUAL = "manual", "Manual (lead pool)"
 
 
 class LocationMatch(models.TextChoices):
@@ -62,6 +63,15 @@ class RoutingRule(models.Model):
     price_max = models.DecimalField(max_digits=12, decimal_places=0, null=True, blank=True)
     tags_any = models.JSONField(default=list, blank=True)
     tags_all = models.JSONField(default=list, blank=True)
+    # A rule with source buckets is a lead pool: it takes only contacts placed in one of
+    # them, and placing an existing contact in one routes it through the pool.
+    source_buckets = models.ManyToManyField(
+        "contacts.Bucket",
+        blank=True,
+        related_name="pool_rules",
+        help_text="A lead pool: only contacts placed in one of these buckets match, and "
+        "placing a contact in one routes it through this rule.",
+    )
     require_phone = models.BooleanField(default=False)
     require_email = models.BooleanField(default=False)
     work_days = models.CharField(max_length=13, blank=True, default="")
@@ -207,7 +217,8 @@ class ReassignmentGroup(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team", "name"], name="reassignment_group_unique_name"),
             models.CheckConstraint(
-                condition=~Q(method="assign_directly"), name="reassignment_group_method"
+                condition=~Q(method__in=["assign_directly", "manual"]),
+                name="reassignment_group_method",
             ),
             models.CheckConstraint(
                 condition=Q(claim_window_minutes__gte=1), name="reassignment_group_window_positive"
@@ -292,6 +303,8 @@ class LogEvent(models.TextChoices):
     DEDUPLICATED = "deduplicated", "Matched an existing contact"
     ROUTED_AGAIN = "routed_again", "Routed again"
     FAILED = "failed", "Routing failed"
+    WAITING = "waiting", "Waiting in pool"
+    STAYED = "stayed", "Stayed with its agent"
 
 
 class RoutingLog(models.Model):
@@ -352,6 +365,8 @@ class RoutingStatus(models.TextChoices):
     HELD = "held", "Held"
     ASSIGNED = "assigned", "Assigned"
     FAILED = "failed", "Failed"
+    # A Manual lead pool holds it unassigned until an admin assigns it.
+    WAITING = "waiting", "Waiting in pool"
 
 
 class ContactRouting(models.Model):
@@ -390,7 +405,16 @@ class ContactRouting(models.Model):
     lapsed_members = models.JSONField(
         default=list, blank=True, help_text="Members who let this contact lapse in this pass."
     )
-    held_since = models.DateTimeField(null=True, blank=True)
+    held_since = models.DateTimeField(
+        null=True, blank=True, help_text="Held, or waiting in a Manual lead pool, since."
+    )
+    placed_in = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The bucket whose placement started this routing pass: only the lead "
+        "pools with it as a source bucket are tried. Kept as a plain id, so a bucket "
+        "deleted meanwhile still restricts the pass (to nothing).",
+    )
     hold_until = models.DateTimeField(null=True, blank=True)
     assigned_at = models.DateTimeField(null=True, blank=True)
     assigned_by = models.ForeignKey(

@@ -90,13 +90,17 @@ def team_wake_holds_now(*, team_id: int) -> bool:
 
 REQUEUE_FIELDS = [
     "status", "attempts", "error", "queued_at", "next_attempt_at", "updated_at", "started_at",
-    "tried_rules", "lapsed_members", "held_since", "hold_until",
+    "tried_rules", "lapsed_members", "held_since", "hold_until", "placed_in",
 ]  # fmt: skip
 
 
-def rows_requeue(*, rows: Iterable[ContactRouting], now: datetime) -> None:
+def rows_requeue(
+    *, rows: Iterable[ContactRouting], now: datetime, placed_in: int | None = None
+) -> None:
     """Put rows back in the queue for a new routing pass (saved by the caller), woken
-    after commit."""
+    after commit. `placed_in`: the pass is for the lead pools of this bucket only;
+    otherwise it starts from rule 1."""
+    teams = set()
     for row in rows:
         row.status = RoutingStatus.RECEIVED
         row.attempts, row.error = 0, ""
@@ -104,7 +108,10 @@ def rows_requeue(*, rows: Iterable[ContactRouting], now: datetime) -> None:
         row.started_at = None
         row.tried_rules, row.lapsed_members = [], []
         row.held_since = row.hold_until = None
-        team_wake(team_id=row.team_id)
+        row.placed_in = placed_in
+        teams.add(row.team_id)
+    for team_id in sorted(teams):
+        team_wake(team_id=team_id)
 
 
 def _with_version(qs):

@@ -24,8 +24,9 @@ from routing.queue import agents_of, routing_lock
 from routing.rotations import rotations_lock, rotations_save, rotations_sources
 from routing.state import TeamState, group_source, live_load, needs_load, team_state
 from routing.writer import Apply, decisions_apply
+from teams import access
+from teams import permissions as perms
 from teams.models import Membership
-from teams.permissions import member_has_perm
 
 # The `expected_agent_id` of a page that showed no primary Agent at all.
 NO_AGENT = 0
@@ -72,10 +73,8 @@ def reassignment_start(
     Returns "assigned" or "offered".
     """
     now = now or timezone.now()
-    if contact.team_id != actor.team_id or group.team_id != actor.team_id:
-        raise PermissionDenied("That contact or group belongs to another team.")
-    if not member_has_perm(actor, "trigger_reassignment"):
-        raise PermissionDenied("You need the “Trigger Reassignment” permission.")
+    access.require_same_team(actor, group.team_id)
+    access.require_perm(actor, perms.TRIGGER_REASSIGNMENT, team_id=contact.team_id)
     if not groups_available_to(membership=actor).filter(pk=group.pk).exists():
         raise PermissionDenied("This reassignment group is not available to you.")
     with transaction.atomic():

@@ -8,13 +8,15 @@ Connected in RoutingConfig.ready().
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
 from contacts import signals as contact_signals
-from contacts.models import OPEN_STATUSES, Contact, ContactStatus
+from contacts.buckets import contacts_place_assigned
+from contacts.models import OPEN_STATUSES, Bucket, Contact, ContactStatus
 from contacts.selectors import visibility_extend
+from routing import signals as routing_signals
 from routing.inquiries import inquiry_route
 from routing.manual import contacts_assign_bulk, routing_stop
 from routing.models import (
@@ -26,6 +28,7 @@ from routing.models import (
     RuleAssignee,
 )
 from routing.offers import offer_claim_by_activity
+from routing.pools import contacts_placed_route, pools_bucket_deleted
 from routing.queue import contacts_enqueue, team_wake_holds
 from routing.rules import default_rule_ensure
 from routing.state import routing_version_bump, team_routing_ensure
@@ -72,6 +75,12 @@ def contact_changed(sender, contact, changed, old, **kwargs):
         routing_stop(contact_id=contact.pk, now=timezone.now())
     elif (old["status"] in OPEN_STATUSES) != (contact.status in OPEN_STATUSES):
         team_wake_holds(team_id=contact.team_id)
+
+
+@receiver(routing_signals.contacts_assigned, dispatch_uid="routing_default_buckets")
+def contacts_assigned_to_buckets(sender, assignments, **kwargs):
+    """Assigned leads land in their new Agent's default bucket: one call per batch."""
+    contacts_place_assigned(assignments=[(a.membership_id, a.contact) for a in assignments])
 
 
 def _offered_contact_ids(membership: Membership):
@@ -146,6 +155,35 @@ def rule_changed(sender, instance, raw: bool = False, **kwargs):
         routing_version_bump(team_id=instance.team_id)
     else:
         routing_version_bump(rule_id=instance.rule_id)  # one statement, no rule fetched
+
+
+# --- buckets and lead pools -------------------------------------------------------------
+
+
+@receiver(contact_signals.contacts_placed, dispatch_uid="routing_lead_pools")
+def contacts_placed(sender, bucket, contacts, via, actor=None, **kwargs):
+    """Contacts placed in a lead pool's source bucket are routed through the pool."""
+    contacts_placed_route(bucket=bucket, contacts=contacts, via=via, actor=actor)
+
+
+@receiver(
+    m2m_changed, sender=RoutingRule.source_buckets.through, dispatch_uid="routing_pool_buckets"
+)
+def pool_buckets_changed(sender, instance, action: str, **kwargs):
+    if action.startswith("post_"):  # instance: the rule, or the bucket (same team either way)
+        routing_version_bump(team_id=instance.team_id)
+
+
+@receiver(post_save, sender=Bucket, dispatch_uid="routing_bucket_saved")
+def bucket_saved(sender, instance: Bucket, created: bool, raw: bool = False, **kwargs):
+    """A renamed source bucket reads differently in the routing log."""
+    if not raw and not created:
+        routing_version_bump(team_id=instance.team_id)
+
+
+@receiver(pre_delete, sender=Bucket, dispatch_uid="routing_bucket_deleted")
+def bucket_deleted(sender, instance: Bucket, **kwargs):
+    pools_bucket_deleted(bucket=instance)
 
 
 # --- teams asks before a change ----------------------------------------------------------

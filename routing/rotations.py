@@ -74,7 +74,9 @@ def rotations_lock(live: engine.Live, rotation_ids: Iterable[int]) -> dict[int, 
 
 def rotations_sources(sources: Iterable[engine.Source]) -> set[int]:
     """The rotations of the sources whose method takes turns."""
-    return {s.rotation_id for s in sources if s.method != engine.ASSIGN_DIRECTLY}
+    return {
+        s.rotation_id for s in sources if s.method not in (engine.ASSIGN_DIRECTLY, engine.MANUAL)
+    }
 
 
 def rotations_used(decisions: Iterable[engine.Decision]) -> Counter:

@@ -39,6 +39,7 @@ from routing.rotations import (
 )
 from routing.state import (
     TeamState,
+    contact_buckets,
     contact_facts,
     contact_tags,
     live_load,
@@ -83,8 +84,15 @@ def rows_decide(
     `resumes`: contact id → the rule it continues in (default: a held row's rule).
     """
     resumes = resumes or {}
-    tags = contact_tags([r.contact_id for r in rows]) if state.uses_tags else {}
-    facts = {r.contact_id: contact_facts(r.contact, tags.get(r.contact_id, ())) for r in rows}
+    ids = [r.contact_id for r in rows]
+    tags = contact_tags(ids) if state.uses_tags else {}
+    buckets = contact_buckets(ids) if state.uses_buckets else {}
+    facts = {
+        r.contact_id: contact_facts(
+            r.contact, tags.get(r.contact_id, ()), buckets.get(r.contact_id, ())
+        )
+        for r in rows
+    }
     plans = {r.contact_id: resumes.get(r.contact_id) or _resume(r) for r in rows}
     reach = []
     for row in rows:
@@ -115,6 +123,8 @@ def rows_decide(
             resume=plan.rule_id if plan else None,
             resume_reason=plan.reason if plan else "",
             held_since=plan.held_since if plan else None,
+            placed_in=row.placed_in,
+            current=previous.get(row.contact_id),
         )
         engine.advance(live, decision, now)
         unchanged_hold = (

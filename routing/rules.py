@@ -6,17 +6,22 @@ owners and admins can hold it (teams.permissions).
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max
 
+from contacts.models import Bucket
 from routing import engine
 from routing.assignees import AssigneeSpec, assignees_write
 from routing.models import Method, Rotation, RoutingRule, RuleAssignee
+from routing.pools import pool_waiting_release
 from routing.rotations import rotation_reset
 from routing.state import routing_version_bump
+from teams import access
+from teams import permissions as perms
 from teams.models import Membership, Team
-from teams.permissions import member_has_perm
 
 DEFAULT_RULE_METHODS = (Method.ASSIGN_DIRECTLY, Method.NEXT_UP, Method.BLAST)
 EDITABLE_FIELDS = {
@@ -29,13 +34,8 @@ EDITABLE_FIELDS = {
 
 
 def _require_manage(actor: Membership | None, team: Team) -> None:
-    if actor is None:
-        return  # trusted system path (seed, migrations)
-    if actor.team_id != team.pk or not member_has_perm(actor, "manage_routing_rules"):
-        raise PermissionDenied(
-            "Only team owners and admins with “Contact Routing Rule Management” "
-            "can edit routing rules."
-        )
+    if actor is not None:  # None: a trusted system path (seed, the Django admin)
+        access.require_perm(actor, perms.MANAGE_ROUTING_RULES, team_id=team.pk)
 
 
 def rule_validate(rule: RoutingRule) -> None:
@@ -55,11 +55,32 @@ def rule_validate(rule: RoutingRule) -> None:
     rule.full_clean(exclude=["rotation"])
 
 
+def _set_source_buckets(rule: RoutingRule, buckets: Iterable[Bucket] | None) -> None:
+    """Make the rule a lead pool of these buckets (none: an ordinary rule)."""
+    if buckets is None:
+        return
+    buckets = list(buckets)
+    if any(b.team_id != rule.team_id for b in buckets):
+        raise ValidationError({"source_buckets": "That bucket belongs to another team."})
+    if buckets and rule.is_default:
+        raise ValidationError(
+            {"source_buckets": "The Default Rule takes every contact: it cannot be a lead pool."}
+        )
+    rule.source_buckets.set(buckets)
+
+
 @transaction.atomic
 def rule_create(
-    *, actor: Membership | None, team: Team, name: str, assignees: list[AssigneeSpec] = (), **fields
+    *,
+    actor: Membership | None,
+    team: Team,
+    name: str,
+    assignees: list[AssigneeSpec] = (),
+    source_buckets: Iterable[Bucket] | None = None,
+    **fields,
 ) -> RoutingRule:
-    """A new rule goes to the bottom of the list, just above the Default Rule."""
+    """A new rule goes to the bottom of the list, just above the Default Rule. With
+    `source_buckets` it is a lead pool of them."""
     _require_manage(actor, team)
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
@@ -70,22 +91,35 @@ def rule_create(
     )
     rule_validate(rule)
     rule.save()
+    _set_source_buckets(rule, source_buckets)
     _write_assignees(rule, assignees)
     return rule
 
 
 @transaction.atomic
-def rule_update(*, actor: Membership | None, rule: RoutingRule, **fields) -> RoutingRule:
+def rule_update(
+    *,
+    actor: Membership | None,
+    rule: RoutingRule,
+    source_buckets: Iterable[Bucket] | None = None,
+    **fields,
+) -> RoutingRule:
+    """Change the rule's fields; `source_buckets`, when given, replaces its source buckets
+    (empty: it is no longer a lead pool)."""
     _require_manage(actor, rule.team)
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError(f"Unknown rule fields: {', '.join(sorted(unknown))}")
     if rule.is_default and fields.get("is_paused"):
         raise ValidationError("The Default Rule cannot be paused: it is the catch-all.")
+    was_manual = rule.method == Method.MANUAL
     for name, value in fields.items():
         setattr(rule, name, value)
     rule_validate(rule)
     rule.save()
+    _set_source_buckets(rule, source_buckets)
+    if was_manual and rule.method != Method.MANUAL:
+        pool_waiting_release(rule=rule, why=f"now distributes by {Method(rule.method).label}")
     return rule
 
 
@@ -151,6 +185,7 @@ def rule_copy(*, actor: Membership | None, rule: RoutingRule) -> RoutingRule:
     )
     routing_version_bump(team_id=rule.team_id)
     assignees = list(rule.assignees.all())
+    buckets = list(rule.source_buckets.all())
     copy = RoutingRule.objects.get(pk=rule.pk)
     copy.pk = None
     copy.id = None
@@ -163,6 +198,7 @@ def rule_copy(*, actor: Membership | None, rule: RoutingRule) -> RoutingRule:
         assignee.pk = None
         assignee.rule = copy
     RuleAssignee.objects.bulk_create(assignees)
+    copy.source_buckets.set(buckets)
     routing_version_bump(team_id=rule.team_id)
     return copy
 
@@ -172,6 +208,7 @@ def rule_delete(*, actor: Membership | None, rule: RoutingRule) -> None:
     _require_manage(actor, rule.team)
     if rule.is_default:
         raise ValidationError("The Default Rule cannot be deleted.")
+    pool_waiting_release(rule=rule, why="was deleted")
     rotation_id = rule.rotation_id
     rule.delete()
     Rotation.objects.filter(pk=rotation_id).delete()

@@ -2,30 +2,46 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactRole, RoleKind
 from routing.models import Offer, OfferStatus, RoutingLog, RoutingRule, RuleAssignee
+from teams import access
+from teams import permissions as perms
 from teams.models import Membership, Team
-from teams.permissions import member_has_perm
 
 
 def routing_logs_for(*, membership: Membership) -> QuerySet[RoutingLog]:
-    """Routing logs the member may read: their team's, with "View Routing Logs"."""
-    if not member_has_perm(membership, "view_routing_logs"):
+    """Routing logs the member may read: their team's, with "View Routing Logs"; with
+    "User's Group" scope only those naming one of their members or about a contact one
+    of them holds."""
+    if not access.has_perm(membership, perms.VIEW_ROUTING_LOGS):
         return RoutingLog.objects.none()
-    return RoutingLog.objects.filter(team=membership.team).select_related(
+    qs = RoutingLog.objects.filter(team=membership.team).select_related(
         "contact", "membership__user"
     )
+    reach = access.scope_member_ids(membership)
+    if reach is None:
+        return qs
+    held = ContactRole.objects.filter(kind=RoleKind.AGENT, membership_id__in=reach)
+    return qs.filter(Q(membership_id__in=reach) | Q(contact_id__in=held.values("contact_id")))
+
+
+def rule_for_member(member: Membership, pk: int) -> RoutingRule:
+    """A routing rule of the member's team (with the team set), or 404."""
+    rule = access.for_member(member, RoutingRule.objects.all(), pk)
+    rule.team = member.team
+    return rule
 
 
 def rules_for_settings(*, team: Team) -> list[RoutingRule]:
-    """The team's rules for the settings page, Default Rule last, in 3 queries."""
+    """The team's rules for the settings page (lead pools with their source buckets),
+    Default Rule last, in 4 queries."""
     assignees = RuleAssignee.objects.select_related("membership__user", "agent_tag")
     rules = list(
         RoutingRule.objects.filter(team=team)
         .select_related("direct_assignee__user")
-        .prefetch_related(Prefetch("assignees", queryset=assignees))
+        .prefetch_related(Prefetch("assignees", queryset=assignees), "source_buckets")
     )
     for rule in rules:
         rule.team = team  # the page reads the plan of every rule's team

@@ -28,6 +28,7 @@ from django.db.models import (
 )
 
 from contacts.models import OPEN_STATUSES, Contact, ContactRole, ContactStatus, RoleKind
+from contacts.selectors import contacts_in_scope
 from routing.models import (
     ContactRouting,
     Offer,
@@ -37,8 +38,9 @@ from routing.models import (
     RoutingStatus,
 )
 from routing.selectors import routing_logs_for
+from teams import access
+from teams import permissions as perms
 from teams.models import Membership
-from teams.templatetags.team_perms import member_can
 
 OFFERS_SHOWN = 50
 SEARCH_RESULTS = 20
@@ -164,10 +166,6 @@ def page_number(value: str | None) -> int:
 # --- routing logs --------------------------------------------------------------------
 
 
-def can_view_routing_logs(membership: Membership | None) -> bool:
-    return member_can(membership, "view_routing_logs")
-
-
 def team_rules(*, membership: Membership) -> QuerySet[RoutingRule]:
     return RoutingRule.objects.filter(team_id=membership.team_id).only(
         "id", "name", "position", "is_default"
@@ -176,6 +174,14 @@ def team_rules(*, membership: Membership) -> QuerySet[RoutingRule]:
 
 def team_members(*, membership: Membership) -> QuerySet[Membership]:
     return Membership.objects.filter(team_id=membership.team_id).select_related("user")
+
+
+def members_in_scope(*, membership: Membership) -> QuerySet[Membership]:
+    """The team's members a "User's Group" member's lead distribution reaches (all of
+    them for Entire Company)."""
+    qs = team_members(membership=membership)
+    reach = access.scope_member_ids(membership)
+    return qs if reach is None else qs.filter(pk__in=reach)
 
 
 def routing_logs_filtered(
@@ -203,7 +209,7 @@ def routing_logs_filtered(
 def contacts_search(*, membership: Membership, q: str) -> list[Contact]:
     """Team contacts whose name, email or phone contain every word of `q`."""
     words = q.split()[:5]
-    if not words or not can_view_routing_logs(membership):
+    if not words or not access.has_perm(membership, perms.VIEW_ROUTING_LOGS):
         return []
     qs = Contact.objects.filter(team_id=membership.team_id)
     for word in words:
@@ -218,7 +224,7 @@ def contacts_search(*, membership: Membership, q: str) -> list[Contact]:
 
 def contact_for_logs(*, membership: Membership, contact_id: int) -> Contact | None:
     """A contact of the member's team with its routed rule and primary Agent (2 queries)."""
-    if not can_view_routing_logs(membership):
+    if not access.has_perm(membership, perms.VIEW_ROUTING_LOGS):
         return None
     return (
         Contact.objects.filter(pk=contact_id, team_id=membership.team_id)
@@ -242,6 +248,7 @@ def contact_log(*, membership: Membership, contact: Contact) -> list[RoutingLog]
 ASSIGNED = "assigned"
 UNASSIGNED = "unassigned"
 HELD = "held"
+WAITING = "waiting"
 FAILED = "failed"
 
 
@@ -253,21 +260,19 @@ def _agent_roles() -> Prefetch:
     )
 
 
-def can_manage_leads(membership: Membership | None) -> bool:
-    return member_can(membership, "manage_lead_distribution")
-
-
 def dashboard_contacts(
     *, membership: Membership, rule_id: int | None = None, assignment: str = ""
 ) -> QuerySet[Contact]:
     """Routed leads of the team (removed ones excluded), newest first on the created_at index.
 
     `assignment` is "assigned", "unassigned", "held" (waiting in its rule for someone
-    to become available) or a member's id.
+    to become available), "waiting" (in a Manual lead pool, for an admin to assign),
+    "failed" or a member's id.
     """
-    if not can_manage_leads(membership):
+    if not access.has_perm(membership, perms.MANAGE_LEAD_DISTRIBUTION):
         return Contact.objects.none()
     qs = Contact.objects.filter(team_id=membership.team_id).exclude(status=ContactStatus.ARCHIVED)
+    qs = contacts_in_scope(qs, membership)
     if rule_id:
         qs = qs.filter(routing__rule_id=rule_id)
     agent_roles = ContactRole.objects.filter(contact=OuterRef("pk"), kind=RoleKind.AGENT)
@@ -277,6 +282,8 @@ def dashboard_contacts(
         qs = qs.filter(~Exists(agent_roles))
     elif assignment == HELD:
         qs = qs.filter(routing__status=RoutingStatus.HELD)
+    elif assignment == WAITING:
+        qs = qs.filter(routing__status=RoutingStatus.WAITING)
     elif assignment == FAILED:
         qs = qs.filter(routing__status=RoutingStatus.FAILED)
     elif assignment.isdigit():
@@ -288,17 +295,24 @@ def dashboard_contacts(
     )
 
 
-def attention_counts(*, membership: Membership) -> dict[str, int]:
+def attention_counts(*, membership: Membership | None) -> dict[str, int]:
     """What needs an admin's eye, in one query: contacts held in a rule waiting for
-    someone available, contacts routing gave up on, and failed ones still being retried."""
-    if not can_manage_leads(membership):
-        return {"held": 0, "gave_up": 0, "retrying": 0}
+    someone available, contacts waiting in a Manual lead pool for an admin to assign
+    them, contacts routing gave up on, and failed ones still being retried."""
+    if (
+        membership is None
+        or not access.has_perm(membership, perms.MANAGE_LEAD_DISTRIBUTION)
+        or not access.sees_whole_company(membership)
+    ):  # held, waiting and failed contacts (most without an Agent): the whole team's concern
+        return {"held": 0, "waiting": 0, "gave_up": 0, "retrying": 0}
     failed = Q(status=RoutingStatus.FAILED)
     last = Q(attempts__gte=settings.ROUTING_MAX_ATTEMPTS)
     return ContactRouting.objects.filter(
-        team_id=membership.team_id, status__in=[RoutingStatus.HELD, RoutingStatus.FAILED]
+        team_id=membership.team_id,
+        status__in=[RoutingStatus.HELD, RoutingStatus.WAITING, RoutingStatus.FAILED],
     ).aggregate(
         held=Count("pk", filter=Q(status=RoutingStatus.HELD)),
+        waiting=Count("pk", filter=Q(status=RoutingStatus.WAITING)),
         gave_up=Count("pk", filter=failed & last),
         retrying=Count("pk", filter=failed & ~last),
     )
@@ -310,9 +324,10 @@ def dashboard_page(qs: QuerySet[Contact], number: int, per_page: int = 25):
 
 
 def dashboard_contact(*, membership: Membership, contact_id: int) -> Contact | None:
-    """One lead of the member's team for the dashboard's actions and rows."""
+    """One lead of the member's team (and scope) for the dashboard's actions and rows."""
     return (
-        Contact.objects.filter(pk=contact_id, team_id=membership.team_id)
+        contacts_in_scope(Contact.objects.filter(team_id=membership.team_id), membership)
+        .filter(pk=contact_id)
         .select_related("routing__rule")
         .prefetch_related(_agent_roles())
         .first()

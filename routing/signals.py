@@ -24,6 +24,10 @@ class Assignment:
     previous_name: str
     assigned_at: datetime
     follow_up_hours: int | None  # the lead pool's follow-up reminder, if it has one
+    # The rule (lead pool) that routed it: the one whose decision assigned it, or the pool
+    # it waited in when a person assigned it from there. None for reassignment groups and
+    # other assignments by hand.
+    rule_id: int | None = None
 
 
 # Sent with assignments=[Assignment, …], one call for a whole batch.
@@ -45,3 +49,16 @@ class Failure:
 
 # Sent with team_id, failures=[Failure, …].
 routing_gave_up = Signal()
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A contact a Manual lead pool keeps unassigned until an admin assigns it."""
+
+    contact: Contact
+    rule_id: int
+    rule_name: str
+
+
+# Sent with team_id, waiting=[Waiting, …], one call for a whole routing batch.
+leads_waiting = Signal()

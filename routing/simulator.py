@@ -46,6 +46,9 @@ def routing_simulate(
     elif decision.action == engine.HOLD:
         names = ()
         outcome = f"“{rule.name}” would hold it ({decision.reason})."
+    elif decision.action == engine.WAIT:
+        names = ()
+        outcome = f"“{rule.name}” (Manual) would keep it unassigned for an admin to assign."
     elif decision.action == engine.ASSIGN and rule is not None:
         names = (state.name(decision.member_id),)
         outcome = f"“{rule.name}” ({label}) would go to {names[0]}."

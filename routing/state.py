@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, F, Max, Q
 
-from contacts.models import OPEN_STATUSES, Contact, ContactRole, RoleKind
+from contacts.models import OPEN_STATUSES, BucketContact, Contact, ContactRole, RoleKind
 from routing import engine
 from routing.models import (
     ReassignmentAssignee,
@@ -73,6 +73,8 @@ class TeamState:
     candidates: dict[int, engine.Candidate]  # each member with weight 1, for groups
     by_tag: dict[int, tuple[int, ...]]  # agent tag → its members, by name
     uses_tags: bool  # some rule matches on contact tags: routers must read them
+    # Some active rule is a lead pool (has source buckets): routers read contacts' buckets.
+    uses_buckets: bool = False
     # Members whose open contacts (or last assignment) some rule needs: least open, capacity.
     load_ids: frozenset[int] = field(default_factory=frozenset)
 
@@ -165,6 +167,10 @@ def rule_source(
             end=rule.work_end,
             tz=rule.time_zone or team_tz,
         ),
+        source_buckets=tuple(
+            engine.SourceBucket(b.pk, b.name)
+            for b in sorted(rule.source_buckets.all(), key=lambda b: (b.name.casefold(), b.pk))
+        ),
     )
     return engine.Source(
         kind=engine.RULE,
@@ -191,11 +197,14 @@ def rule_source(
 def _needs_load(source: engine.Source) -> bool:
     if source.method == engine.LEAST_OPEN:
         return True
+    if source.method == engine.MANUAL:
+        return False  # an admin assigns by hand, whoever is at capacity
     return source.respect_capacity and any(c.capacity is not None for c in source.candidates)
 
 
 def team_state_load(*, team: Team, version: int) -> TeamState:
-    """Rules, assignees and members of the team in five queries, whatever their number."""
+    """Rules, assignees, source buckets and members of the team in six queries, whatever
+    their number."""
     members = list(
         Membership.objects.filter(team=team).select_related("user").prefetch_related("tags")
     )
@@ -218,7 +227,8 @@ def team_state_load(*, team: Team, version: int) -> TeamState:
         uses_tags=False,
     )
     sources = []
-    for rule in RoutingRule.objects.filter(team=team).prefetch_related("assignees"):
+    rules = RoutingRule.objects.filter(team=team).prefetch_related("assignees", "source_buckets")
+    for rule in rules:
         extra = [rule.direct_assignee_id] if rule.direct_assignee_id else []
         candidates = state.resolve(rule.assignees.all(), extra_ids=extra)
         sources.append(rule_source(rule, candidates, team.time_zone))
@@ -230,6 +240,7 @@ def team_state_load(*, team: Team, version: int) -> TeamState:
         names={m.pk: m.display_name for m in members},
     )
     state.uses_tags = any(s.criteria.tags_any or s.criteria.tags_all for s in sources)
+    state.uses_buckets = any(s.is_pool and not s.is_paused for s in sources)
     state.load_ids = frozenset(
         c.membership_id for s in sources if _needs_load(s) for c in s.candidates
     )
@@ -247,6 +258,14 @@ def team_state(*, team: Team, version: int) -> TeamState:
     state = team_state_load(team=team, version=version)
     _cache[team.pk] = state
     return state
+
+
+def routed_version(*, team_id: int) -> int | None:
+    """The routing version this process last routed the team at, without a query. While
+    routing announces a write (routing.signals) it is the version of that write's state,
+    so the apps above can cache what they derive per version; elsewhere it may be old."""
+    cached = _cache.get(team_id)
+    return cached.version if cached is not None else None
 
 
 def team_version(*, team_id: int) -> int:
@@ -284,7 +303,9 @@ def group_source(*, state: TeamState, group: ReassignmentGroup) -> engine.Source
     )
 
 
-def contact_facts(contact: Contact, tag_names: Iterable[str] = ()) -> engine.ContactFacts:
+def contact_facts(
+    contact: Contact, tag_names: Iterable[str] = (), bucket_ids: Iterable[int] = ()
+) -> engine.ContactFacts:
     return engine.ContactFacts(
         source=contact.source,
         contact_type=contact.contact_type,
@@ -297,7 +318,18 @@ def contact_facts(contact: Contact, tag_names: Iterable[str] = ()) -> engine.Con
         has_phone=bool(contact.phone.strip()),
         has_email=bool(contact.email.strip()),
         created_at=contact.created_at,
+        buckets=frozenset(bucket_ids),
     )
+
+
+def contact_buckets(contact_ids: list[int]) -> dict[int, set[int]]:
+    """The buckets several contacts are placed in, in one query."""
+    found: dict[int, set[int]] = defaultdict(set)
+    for contact_id, bucket_id in BucketContact.objects.filter(
+        contact_id__in=contact_ids
+    ).values_list("contact_id", "bucket_id"):
+        found[contact_id].add(bucket_id)
+    return found
 
 
 def contact_tags(contact_ids: list[int]) -> dict[int, list[str]]:

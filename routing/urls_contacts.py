@@ -10,6 +10,7 @@ app_name = "contact_pages"
 urlpatterns = [
     path("", views.contact_list, name="list"),
     path("bulk-reassign/", views.bulk_reassign, name="bulk_reassign"),
+    path("bulk-bucket/", views.bulk_bucket, name="bulk_bucket"),
     path("<int:pk>/", views.contact_profile, name="profile"),
     path("<int:pk>/details/", views.contact_details_update, name="details_update"),
     path("<int:pk>/activity/", views.activity_add, name="activity_add"),
@@ -20,4 +21,6 @@ urlpatterns = [
     path("<int:pk>/reassign/", views.reassign, name="reassign"),
     path("<int:pk>/reassign/start/", views.reassign_start, name="reassign_start"),
     path("<int:pk>/assign/", views.assign_directly, name="assign_directly"),
+    path("<int:pk>/buckets/add/", views.bucket_add, name="bucket_add"),
+    path("<int:pk>/buckets/<int:bucket_id>/remove/", views.bucket_remove, name="bucket_remove"),
 ]

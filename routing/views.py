@@ -9,11 +9,9 @@ redirected back to the list, so every page works without JavaScript too.
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -25,39 +23,17 @@ from routing import rules as rule_services
 from routing.forms import DefaultRuleForm, RuleForm, SimulatorForm, plan_needed, posted_rule_order
 from routing.models import LocationMatch, Method, RoutingRule, RuleAssignee
 from routing.reports import ShareRow, rule_fairness
-from routing.selectors import rules_for_settings
+from routing.selectors import rule_for_member, rules_for_settings
 from routing.simulator import routing_simulate
 from teams import permissions as perms
+from teams.access import member_required
 from teams.models import Membership
-from teams.templatetags.team_perms import member_can
 
 LIST = "routing/rules/list.html"
 SECTION = "routing/rules/list.html#section"
 RULE_FORM = "routing/rules/form.html"
 FAIRNESS_PERIODS = (7, 30, 90)
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def manages_routing(view):
-    """Passes the member on; 403 page unless they hold "Contact Routing Rule Management"."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        membership = request.membership
-        if membership is None or not member_can(membership, perms.MANAGE_ROUTING_RULES):
-            return render(request, "routing/rules/forbidden.html", status=403)
-        try:
-            return view(request, membership, *args, **kwargs)
-        except PermissionDenied:  # the services check again, e.g. after a role change
-            return render(request, "routing/rules/forbidden.html", status=403)
-
-    return wrapper
-
-
-def _team_rule(membership: Membership, rule_id: int) -> RoutingRule:
-    rule = get_object_or_404(RoutingRule, pk=rule_id, team_id=membership.team_id)
-    rule.team = membership.team
-    return rule
 
 
 # --- the list ----------------------------------------------------------------------
@@ -119,6 +95,7 @@ def _describe(rules: list[RoutingRule]) -> list[RoutingRule]:
         rule.method_ok = engine.method_allowed(rule.team.plan, rule.method)
         rule.upgrade_to = None if rule.method_ok else plan_needed(rule.method)
         rule.assignee_labels = _assignee_labels(rule)
+        rule.pool_buckets = [b.name for b in rule.source_buckets.all()]
     return rules
 
 
@@ -141,20 +118,20 @@ def _list_response(request, membership, *, notice: str = "", error: str = "", st
     return render(request, SECTION if request.htmx else LIST, context, status=status)
 
 
-@login_required
 @require_safe
 @vary_on_headers("HX-Request")
-@manages_routing
-def rule_list(request, membership):
+@member_required(perm=perms.MANAGE_ROUTING_RULES)
+def rule_list(request):
+    membership = request.membership
     return render(request, SECTION if request.htmx else LIST, _rules_context(membership))
 
 
-@login_required
 @require_POST
 @vary_on_headers("HX-Request")
-@manages_routing
-def rule_reorder(request, membership):
+@member_required(perm=perms.MANAGE_ROUTING_RULES)
+def rule_reorder(request):
     """The drag-and-drop (or Move up/down) order; the ids must be exactly the team's rules."""
+    membership = request.membership
     try:
         order = posted_rule_order(request.POST)
     except ValidationError as exc:
@@ -166,13 +143,13 @@ def rule_reorder(request, membership):
     return _list_response(request, membership, notice="Order saved: rule 1 is checked first.")
 
 
-@login_required
 @require_POST
 @vary_on_headers("HX-Request")
-@manages_routing
-def rule_pause(request, membership, rule_id: int):
+@member_required(perm=perms.MANAGE_ROUTING_RULES)
+def rule_pause(request, rule_id: int):
     """Pause (paused=1) or resume (paused=0); htmx gets the rule's row back."""
-    rule = _team_rule(membership, rule_id)
+    membership = request.membership
+    rule = rule_for_member(membership, rule_id)
     paused = request.POST.get("paused") == "1"
     try:
         rule_services.rule_set_paused(actor=membership, rule=rule, paused=paused)
@@ -186,12 +163,12 @@ def rule_pause(request, membership, rule_id: int):
     return render(request, "routing/rules/list.html#row", {**context, "rule": row})
 
 
-@login_required
 @require_POST
 @vary_on_headers("HX-Request")
-@manages_routing
-def rule_copy(request, membership, rule_id: int):
-    rule = _team_rule(membership, rule_id)
+@member_required(perm=perms.MANAGE_ROUTING_RULES)
+def rule_copy(request, rule_id: int):
+    membership = request.membership
+    rule = rule_for_member(membership, rule_id)
     try:
         copy = rule_services.rule_copy(actor=membership, rule=rule)
     except ValidationError as exc:
@@ -200,23 +177,23 @@ def rule_copy(request, membership, rule_id: int):
     return _list_response(request, membership, notice=notice)
 
 
-@login_required
 @require_safe
-@manages_routing
-def rule_delete_confirm(request, membership, rule_id: int):
+@member_required(perm=perms.MANAGE_ROUTING_RULES)
+def rule_delete_confirm(request, rule_id: int):
     """The confirmation page for browsers without JavaScript (htmx asks with hx-confirm)."""
-    rule = _team_rule(membership, rule_id)
+    membership = request.membership
+    rule = rule_for_member(membership, rule_id)
     if rule.is_default:
         return redirect("routing:default_rule_edit")
     return render(request, "routing/rules/confirm_delete.html", {"rule": rule})
 
 
-@login_required
 @require_POST
 @vary_on_headers("HX-Request")
-@manages_routing
-def rule_delete(request, membership, rule_id: int):
-    rule = _team_rule(membership, rule_id)
+@member_required(perm=perms.MANAGE_ROUTING_RULES)
+def rule_delete(request, rule_id: int):
+    membership = request.membership
+    rule = rule_for_member(membership, rule_id)
     try:
         rule_services.rule_delete(actor=membership, rule=rule)
     except ValidationError as exc:
@@ -250,31 +227,31 @@ def _posted(request):
     return request.POST if request.method == "POST" else None
 
 
-@login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-@manages_routing
-def rule_create(request, membership):
-    form = RuleForm(_posted(request), team=membership.team)
+@member_required(perm=perms.MANAGE_ROUTING_RULES)
+def rule_create(request):
+    membership = request.membership
+    form = RuleForm(_posted(request), team=membership.team, membership=membership)
     done = "Rule “{name}” created at the bottom of the list; move it up to check it sooner."
     return _editor(request, membership, form, template=RULE_FORM, rule=None, done=done)
 
 
-@login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-@manages_routing
-def rule_edit(request, membership, rule_id: int):
-    rule = _team_rule(membership, rule_id)
+@member_required(perm=perms.MANAGE_ROUTING_RULES)
+def rule_edit(request, rule_id: int):
+    membership = request.membership
+    rule = rule_for_member(membership, rule_id)
     if rule.is_default:
         return redirect("routing:default_rule_edit")
-    form = RuleForm(_posted(request), team=membership.team, rule=rule)
+    form = RuleForm(_posted(request), team=membership.team, rule=rule, membership=membership)
     done = "Rule “{name}” saved."
     return _editor(request, membership, form, template=RULE_FORM, rule=rule, done=done)
 
 
-@login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-@manages_routing
-def default_rule_edit(request, membership):
+@member_required(perm=perms.MANAGE_ROUTING_RULES)
+def default_rule_edit(request):
+    membership = request.membership
     rule = get_object_or_404(RoutingRule, team_id=membership.team_id, is_default=True)
     rule.team = membership.team
     form = DefaultRuleForm(_posted(request), team=membership.team, rule=rule)
@@ -285,11 +262,11 @@ def default_rule_edit(request, membership):
 # --- simulator and fairness ----------------------------------------------------------
 
 
-@login_required
 @require_safe
-@manages_routing
-def simulator(request, membership):
+@member_required(perm=perms.MANAGE_ROUTING_RULES)
+def simulator(request):
     """Which rule would take a sample contact, and who is next. GET: it changes nothing."""
+    membership = request.membership
     form = SimulatorForm(request.GET or None, team=membership.team)
     simulation = skipped = None
     if form.is_bound and form.is_valid():
@@ -326,12 +303,12 @@ def _bar_chart(rows: list[ShareRow]) -> dict:
     return {"bars": bars, "height": max(len(rows) * group, 1)}
 
 
-@login_required
 @require_safe
-@manages_routing
-def fairness(request, membership, rule_id: int):
+@member_required(perm=perms.MANAGE_ROUTING_RULES)
+def fairness(request, rule_id: int):
     """Target share vs actual share per agent over the last 7, 30 or 90 days."""
-    rule = _team_rule(membership, rule_id)
+    membership = request.membership
+    rule = rule_for_member(membership, rule_id)
     days = int(request.GET["days"]) if request.GET.get("days") in {"7", "30", "90"} else 30
     now = timezone.now()
     rows = rule_fairness(rule=rule, since=now - timedelta(days=days), until=now)

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -21,6 +20,8 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from contacts.forms_buckets import DefaultBucketForm
+from contacts.selectors_buckets import default_bucket_of
 from routing.offers import offer_claim
 from routing.selectors_pages import (
     iso_utc,
@@ -29,16 +30,11 @@ from routing.selectors_pages import (
     offers_open_for,
     page_number,
 )
+from teams.access import member_required
 from teams.models import Membership
 from teams.services import membership_set_availability
 
 MY_CONTACTS_PER_PAGE = 25
-
-
-def member_or_404(request) -> Membership:
-    if request.membership is None:
-        raise Http404("You are not a member of a team.")
-    return request.membership
 
 
 def _vary(response):
@@ -59,11 +55,11 @@ def redirect_back(request, fallback: str):
 # --- My offers ------------------------------------------------------------------------
 
 
-@login_required
 @require_http_methods(["GET", "HEAD"])
+@member_required
 def offers(request):
     """Open offers with live countdowns; htmx re-fetches the list every 20 seconds."""
-    membership = member_or_404(request)
+    membership = request.membership
     now = timezone.now()
     context = {
         "offers": offers_open_for(membership=membership, now=now),
@@ -76,11 +72,11 @@ def offers(request):
     return _vary(render(request, template, context))
 
 
-@login_required
 @require_POST
+@member_required
 def offer_claim_view(request, offer_id: int):
     """Claim an offer: the row is swapped with the answer (or a message after a redirect)."""
-    membership = member_or_404(request)
+    membership = request.membership
     offer = offer_for_member(membership=membership, offer_id=offer_id)
     if offer is None:
         raise Http404("No such offer for you.")
@@ -100,15 +96,17 @@ def offer_claim_view(request, offer_id: int):
 # --- My contacts ----------------------------------------------------------------------
 
 
-@login_required
 @require_http_methods(["GET", "HEAD"])
+@member_required
 def my_contacts(request):
     """Contacts where the member is the primary Agent, open first, with last contacted."""
-    membership = member_or_404(request)
+    membership = request.membership
     page = Paginator(my_contacts_for(membership=membership), MY_CONTACTS_PER_PAGE).get_page(
         page_number(request.GET.get("page"))
     )
-    context = {"page": page, **availability_context(membership)}
+    # Where the leads assigned to the member land: changed from here at any time.
+    default_form = DefaultBucketForm(member=membership, current=default_bucket_of(membership))
+    context = {"page": page, "default_form": default_form, **availability_context(membership)}
     return _vary(render(request, "routing/agent/my_contacts.html", context))
 
 
@@ -165,11 +163,11 @@ def _availability_answer(request, membership: Membership, pause_form=None):
     return redirect_back(request, fallback="routing_pages:offers")
 
 
-@login_required
 @require_POST
+@member_required
 def availability_online(request):
     """Go online (online=1) or offline (online=0)."""
-    membership = member_or_404(request)
+    membership = request.membership
     is_online = request.POST.get("online") == "1"
     membership_set_availability(membership=membership, is_online=is_online)
     if not request.htmx:
@@ -177,11 +175,11 @@ def availability_online(request):
     return _availability_answer(request, membership)
 
 
-@login_required
 @require_POST
+@member_required
 def availability_pause(request):
     """Pause (optionally until a day: vacation) with paused=1, resume with paused=0."""
-    membership = member_or_404(request)
+    membership = request.membership
     if request.POST.get("paused") != "1":
         membership_set_availability(membership=membership, paused=False)
         if not request.htmx:

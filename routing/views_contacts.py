@@ -13,16 +13,24 @@ import copy
 from contextlib import contextmanager
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST, require_safe
 
 from contacts import selectors
-from contacts.models import Contact, ContactRole, RoleKind
+from contacts.buckets import contacts_place, contacts_unplace
+from contacts.forms_buckets import BucketChoiceForm, BulkBucketForm
+from contacts.models import BucketVia, Contact, ContactRole, RoleKind
+from contacts.selectors_buckets import (
+    bucket_for_member,
+    buckets_in_order,
+    buckets_visible_to,
+    contact_bucket_card,
+)
 from contacts.services import (
     activity_log,
     contact_role_add,
@@ -49,9 +57,7 @@ from routing.models import ContactRouting
 from routing.reassignment import NO_AGENT, reassignment_start, reassignment_start_bulk
 from routing.selectors import open_offer_for
 from teams import permissions as perms
-from teams.access import member_required
-from teams.models import Membership
-from teams.templatetags.team_perms import member_can
+from teams.access import has_perm, member_required, require_perm
 
 PER_PAGE = 50
 TIMELINE_PER_PAGE = 50
@@ -64,32 +70,8 @@ REASSIGN_OUTCOMES = {
 # --- helpers ----------------------------------------------------------------------
 
 
-def _require(membership: Membership, perm: str) -> None:
-    if not member_can(membership, perm):
-        raise PermissionDenied
-
-
-def _contact_or_404(request, pk: int) -> Contact:
-    contact = selectors.contact_for_profile(membership=request.membership, pk=pk)
-    if contact is None:
-        raise Http404("No such contact.")
-    return contact
-
-
 def _profile_url(contact: Contact) -> str:
     return reverse("contact_pages:profile", args=[contact.pk])
-
-
-def _can_work(membership: Membership, agent_role: ContactRole | None) -> bool:
-    """Edit details and roles: owners/admins, or the contact's primary Agent."""
-    is_agent = agent_role is not None and agent_role.membership_id == membership.pk
-    return is_agent or selectors.sees_all_contacts(membership)
-
-
-def _require_work(request, contact: Contact) -> None:
-    agent_role = contact.roles.filter(kind=RoleKind.AGENT).first()
-    if not _can_work(request.membership, agent_role):
-        raise PermissionDenied
 
 
 @contextmanager
@@ -118,7 +100,7 @@ def _profile(request, contact: Contact, *, status: int = 200, **overrides):
     roles = selectors.contact_roles(contact=contact)
     agent_role = next((r for r in roles if r.kind == RoleKind.AGENT), None)
     tags = [t.name for t in contact.tags.all()]
-    timeline = selectors.contact_timeline(contact=contact)
+    timeline = selectors.contact_timeline(contact=contact, viewer=membership)
     context = {
         "contact": contact,
         "routing": _routing_of(contact),
@@ -127,9 +109,9 @@ def _profile(request, contact: Contact, *, status: int = 200, **overrides):
         "tags": tags,
         "timeline": Paginator(timeline, TIMELINE_PER_PAGE).get_page(request.GET.get("tpage")),
         "my_offer": open_offer_for(contact=contact, membership=membership),
-        "can_work": _can_work(membership, agent_role),
-        "can_trigger": member_can(membership, perms.TRIGGER_REASSIGNMENT),
-        "can_assign": member_can(membership, perms.MANAGE_LEAD_DISTRIBUTION),
+        "can_work": selectors.may_work(membership, contact, agent_role),
+        "can_trigger": has_perm(membership, perms.TRIGGER_REASSIGNMENT),
+        "can_assign": has_perm(membership, perms.MANAGE_LEAD_DISTRIBUTION),
         "activity_form": ActivityForm(),
         "segment_form": SegmentForm(initial={"segment": contact.segment}),
         "tags_form": TagsForm(initial={"tags": ", ".join(tags)}),
@@ -140,6 +122,7 @@ def _profile(request, contact: Contact, *, status: int = 200, **overrides):
             initial={"expected_agent": agent_role.membership_id if agent_role else NO_AGENT},
         ),
         "details_form": ContactDetailsForm(instance=copy.copy(contact)),
+        "buckets": contact_bucket_card(contact, membership),
         **overrides,
     }
     return render(request, "routing/contacts/profile.html", context, status=status)
@@ -148,8 +131,8 @@ def _profile(request, contact: Contact, *, status: int = 200, **overrides):
 # --- the contacts list ------------------------------------------------------------
 
 
-@member_required
 @require_safe
+@member_required
 def contact_list(request):
     membership = request.membership
     form = ContactFilterForm(request.GET, members=selectors.team_members(membership=membership))
@@ -162,12 +145,13 @@ def contact_list(request):
         contacts = contacts.filter(routing__reassigning_to__isnull=False)
     elif routing_status:
         contacts = contacts.filter(routing__status=routing_status)
-    can_bulk = member_can(membership, perms.TRIGGER_REASSIGNMENT)
+    can_bulk = has_perm(membership, perms.TRIGGER_REASSIGNMENT)
     context = {
         "form": form,
         "page": Paginator(contacts, PER_PAGE).get_page(request.GET.get("page")),
         "can_bulk": can_bulk,
         "groups": list(groups_available_to(membership=membership)) if can_bulk else [],
+        "bucket_choices": list(buckets_in_order(membership)),
     }
     template = "routing/contacts/list.html" + ("#results" if request.htmx else "")
     response = render(request, template, context)
@@ -175,12 +159,12 @@ def contact_list(request):
     return response
 
 
-@member_required
 @require_POST
+@member_required
 def bulk_reassign(request):
     """Selected contacts → a group → "Are you sure?" → each is distributed in turn."""
     membership = request.membership
-    _require(membership, perms.TRIGGER_REASSIGNMENT)
+    require_perm(membership, perms.TRIGGER_REASSIGNMENT)
     form = BulkReassignForm(
         request.POST,
         contacts=selectors.contacts_visible_to(membership),
@@ -235,10 +219,10 @@ def _bulk_results(contacts: list[Contact], outcomes: dict[int, str]) -> list[dic
 # --- the contact profile ----------------------------------------------------------
 
 
-@member_required
 @require_safe
+@member_required
 def contact_profile(request, pk: int):
-    contact = _contact_or_404(request, pk)
+    contact = selectors.contact_for_member(request.membership, pk)
     if request.htmx and request.GET.get("tpage"):
         response = render(
             request,
@@ -246,7 +230,8 @@ def contact_profile(request, pk: int):
             {
                 "contact": contact,
                 "timeline": Paginator(
-                    selectors.contact_timeline(contact=contact), TIMELINE_PER_PAGE
+                    selectors.contact_timeline(contact=contact, viewer=request.membership),
+                    TIMELINE_PER_PAGE,
                 ).get_page(request.GET.get("tpage")),
             },
         )
@@ -256,11 +241,11 @@ def contact_profile(request, pk: int):
     return response
 
 
-@member_required
 @require_POST
+@member_required
 def contact_details_update(request, pk: int):
-    contact = _contact_or_404(request, pk)
-    _require_work(request, contact)
+    contact = selectors.contact_for_member(request.membership, pk)
+    selectors.require_work(request.membership, contact)
     form = ContactDetailsForm(request.POST, instance=copy.copy(contact))
     if not form.is_valid():
         return _profile(request, contact, details_form=form, details_open=True, status=422)
@@ -289,10 +274,10 @@ def _work_contact(request, contact: Contact, work) -> HttpResponse:
     return redirect(_profile_url(contact))
 
 
-@member_required
 @require_POST
+@member_required
 def activity_add(request, pk: int):
-    contact = _contact_or_404(request, pk)
+    contact = selectors.contact_for_member(request.membership, pk)
     form = ActivityForm(request.POST)
     if not form.is_valid():
         return _profile(request, contact, activity_form=form, status=422)
@@ -304,10 +289,10 @@ def activity_add(request, pk: int):
     return _work_contact(request, contact, work)
 
 
-@member_required
 @require_POST
+@member_required
 def segment_set(request, pk: int):
-    contact = _contact_or_404(request, pk)
+    contact = selectors.contact_for_member(request.membership, pk)
     form = SegmentForm(request.POST)
     if not form.is_valid():
         return _profile(request, contact, segment_form=form, status=422)
@@ -320,10 +305,10 @@ def segment_set(request, pk: int):
     return _work_contact(request, contact, work)
 
 
-@member_required
 @require_POST
+@member_required
 def tags_set(request, pk: int):
-    contact = _contact_or_404(request, pk)
+    contact = selectors.contact_for_member(request.membership, pk)
     form = TagsForm(request.POST)
     if not form.is_valid():
         return _profile(request, contact, tags_form=form, status=422)
@@ -335,11 +320,11 @@ def tags_set(request, pk: int):
     return _work_contact(request, contact, work)
 
 
-@member_required
 @require_POST
+@member_required
 def role_add(request, pk: int):
-    contact = _contact_or_404(request, pk)
-    _require_work(request, contact)
+    contact = selectors.contact_for_member(request.membership, pk)
+    selectors.require_work(request.membership, contact)
     members = selectors.team_members(membership=request.membership)
     form = RoleAddForm(request.POST, members=members)
     if not form.is_valid():
@@ -357,11 +342,11 @@ def role_add(request, pk: int):
     return redirect(_profile_url(contact))
 
 
-@member_required
 @require_POST
+@member_required
 def role_remove(request, pk: int, role_id: int):
-    contact = _contact_or_404(request, pk)
-    _require_work(request, contact)
+    contact = selectors.contact_for_member(request.membership, pk)
+    selectors.require_work(request.membership, contact)
     role = get_object_or_404(
         ContactRole.objects.select_related("membership__user", "contact"),
         pk=role_id,
@@ -376,12 +361,12 @@ def role_remove(request, pk: int, role_id: int):
 # --- the primary Agent role: reassign and assign directly -------------------------
 
 
-@member_required
 @require_safe
+@member_required
 def reassign(request, pk: int):
     """Choose a reassignment group, then "Are you sure?" (both are GET: nothing changes yet)."""
-    contact = _contact_or_404(request, pk)
-    _require(request.membership, perms.TRIGGER_REASSIGNMENT)
+    contact = selectors.contact_for_member(request.membership, pk)
+    require_perm(request.membership, perms.TRIGGER_REASSIGNMENT)
     groups = groups_available_to(membership=request.membership)
     form = GroupChoiceForm(request.GET if "group" in request.GET else None, groups=groups)
     step = "confirm" if form.is_bound and form.is_valid() else "choose"
@@ -394,12 +379,12 @@ def reassign(request, pk: int):
     )
 
 
-@member_required
 @require_POST
+@member_required
 def reassign_start(request, pk: int):
     """YES on the confirmation: the primary Agent role goes to the chosen group."""
-    contact = _contact_or_404(request, pk)
-    _require(request.membership, perms.TRIGGER_REASSIGNMENT)
+    contact = selectors.contact_for_member(request.membership, pk)
+    require_perm(request.membership, perms.TRIGGER_REASSIGNMENT)
     form = GroupChoiceForm(request.POST, groups=groups_available_to(membership=request.membership))
     if not form.is_valid() or request.POST.get("confirm") != "yes":
         messages.error(request, "Choose a reassignment group and confirm with YES.")
@@ -416,12 +401,12 @@ def reassign_start(request, pk: int):
     return redirect(_profile_url(contact))
 
 
-@member_required
 @require_POST
+@member_required
 def assign_directly(request, pk: int):
     """An admin with "Manage Lead Distribution" makes a member the primary Agent."""
-    contact = _contact_or_404(request, pk)
-    _require(request.membership, perms.MANAGE_LEAD_DISTRIBUTION)
+    contact = selectors.contact_for_member(request.membership, pk)
+    require_perm(request.membership, perms.MANAGE_LEAD_DISTRIBUTION)
     members = selectors.team_members(membership=request.membership)
     form = AssignDirectlyForm(request.POST, members=members)
     if not form.is_valid():
@@ -436,3 +421,60 @@ def assign_directly(request, pk: int):
         )
         messages.success(request, f"{member.display_name} is now the primary Agent.")
     return redirect(_profile_url(contact))
+
+
+# --- buckets: the profile's card and the list's "Add to bucket" ---------------------
+
+
+def _placed_text(placed: int, asked: int, bucket_name: str) -> str:
+    there = asked - placed
+    text = f"{placed} contact{'' if placed == 1 else 's'} placed in “{bucket_name}”."
+    return text + (f" {there} {'was' if there == 1 else 'were'} in it already." if there else "")
+
+
+@require_POST
+@member_required
+def bucket_add(request, pk: int):
+    """Place the contact in a bucket the member sees (by hand)."""
+    contact = selectors.contact_for_member(request.membership, pk)
+    form = BucketChoiceForm(request.POST, buckets=buckets_visible_to(request.membership))
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect(_profile_url(contact) + "#buckets")
+    bucket = form.cleaned_data["bucket"]
+    placed = contacts_place(
+        bucket=bucket, contacts=[contact], via=BucketVia.HAND, actor=request.membership
+    )
+    messages.success(request, _placed_text(len(placed), 1, bucket.name))
+    return redirect(_profile_url(contact) + "#buckets")
+
+
+@require_POST
+@member_required
+def bucket_remove(request, pk: int, bucket_id: int):
+    contact = selectors.contact_for_member(request.membership, pk)
+    bucket = bucket_for_member(request.membership, bucket_id)
+    contacts_unplace(bucket=bucket, contacts=[contact], actor=request.membership)
+    messages.success(request, f"Taken out of “{bucket.name}”.")
+    return redirect(_profile_url(contact) + "#buckets")
+
+
+@require_POST
+@member_required
+def bulk_bucket(request):
+    """Selected contacts of the list → a bucket the member sees."""
+    membership = request.membership
+    form = BulkBucketForm(
+        request.POST,
+        contacts=selectors.contacts_visible_to(membership),
+        buckets=buckets_visible_to(membership),
+    )
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect("contact_pages:list")
+    contacts, bucket = list(form.cleaned_data["contacts"]), form.cleaned_data["bucket"]
+    placed = contacts_place(bucket=bucket, contacts=contacts, via=BucketVia.HAND, actor=membership)
+    messages.success(request, _placed_text(len(placed), len(contacts), bucket.name))
+    return redirect("contact_pages:list")

@@ -2,15 +2,15 @@
 
 Admins see which contacts were routed, through which rule (pool), to whom and
 when, and when they were last contacted; which are held waiting for someone to
-become available; filter by rule and assignment; assign, reassign and remove leads.
+become available, and which wait in a Manual lead pool for an admin; filter by rule
+and assignment; assign, reassign and remove leads.
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
@@ -24,16 +24,18 @@ from routing.selectors_pages import (
     FAILED,
     HELD,
     UNASSIGNED,
+    WAITING,
     attention_counts,
-    can_manage_leads,
     dashboard_contact,
     dashboard_contacts,
     dashboard_page,
+    members_in_scope,
     page_number,
-    team_members,
     team_rules,
 )
 from routing.views_agent import redirect_back
+from teams import permissions as perms
+from teams.access import member_required
 from teams.models import Membership
 
 PER_PAGE = 25
@@ -52,6 +54,7 @@ class DashboardFilterForm(forms.Form):
             (ASSIGNED, "Assigned"),
             (UNASSIGNED, "Unassigned"),
             (HELD, "Held: waiting for someone available"),
+            (WAITING, "Waiting in pool: for an admin to assign"),
             (FAILED, "Routing failed"),
             ("Assigned to", [(str(m.pk), m.display_name) for m in members]),
         ]
@@ -70,17 +73,9 @@ class AssignForm(ExpectedAgentMixin):
 
     def __init__(self, data, *, membership: Membership):
         super().__init__(data, label_suffix="")
-        self.fields["membership"].queryset = team_members(membership=membership).filter(
+        self.fields["membership"].queryset = members_in_scope(membership=membership).filter(
             is_active=True
         )
-
-
-def leads_member_or_403(request) -> Membership:
-    if request.membership is None:
-        raise Http404("You are not a member of a team.")
-    if not can_manage_leads(request.membership):
-        raise PermissionDenied("You need the “Manage Lead Distribution” permission.")
-    return request.membership
 
 
 def _lead_or_404(membership: Membership, contact_id: int) -> Contact:
@@ -95,19 +90,21 @@ def _vary(response):
     return response
 
 
-@login_required
 @require_http_methods(["GET", "HEAD"])
+@member_required(perm=perms.MANAGE_LEAD_DISTRIBUTION)
 def dashboard(request):
     """Routed leads, filtered by rule and assignment, 25 a page."""
-    membership = leads_member_or_403(request)
-    members = list(team_members(membership=membership).filter(is_active=True))
+    membership = request.membership
+    members = list(members_in_scope(membership=membership).filter(is_active=True))
     form = DashboardFilterForm(request.GET, membership=membership, members=members)
     leads = dashboard_contacts(membership=membership, **form.filters())
+    counts = attention_counts(membership=membership)
     context = {
         "form": form,
         "members": members,
         "page": dashboard_page(leads, page_number(request.GET.get("page")), PER_PAGE),
-        **attention_counts(membership=membership),
+        "lead_attention": counts,  # the navigation's count too, without a second query
+        **counts,
     }
     template = "routing/dashboard/list.html"
     if request.htmx and not request.htmx.boosted:
@@ -118,7 +115,7 @@ def dashboard(request):
 def _row_answer(request, membership: Membership, contact: Contact, message: str, level: int):
     """htmx: the lead's row again with the outcome; otherwise back to the dashboard."""
     if request.htmx:
-        members = list(team_members(membership=membership).filter(is_active=True))
+        members = list(members_in_scope(membership=membership).filter(is_active=True))
         context = {
             "contact": contact,
             "members": members,
@@ -131,11 +128,11 @@ def _row_answer(request, membership: Membership, contact: Contact, message: str,
     return redirect_back(request, fallback="routing_pages:dashboard")
 
 
-@login_required
 @require_POST
+@member_required(perm=perms.MANAGE_LEAD_DISTRIBUTION)
 def lead_assign(request, contact_id: int):
     """Assign or reassign: the chosen member becomes the primary Agent."""
-    membership = leads_member_or_403(request)
+    membership = request.membership
     contact = _lead_or_404(membership, contact_id)
     form = AssignForm(request.POST, membership=membership)
     if not form.is_valid():
@@ -155,11 +152,11 @@ def lead_assign(request, contact_id: int):
     return _row_answer(request, membership, contact, message, messages.SUCCESS)
 
 
-@login_required
 @require_POST
+@member_required(perm=perms.MANAGE_LEAD_DISTRIBUTION)
 def lead_remove_view(request, contact_id: int):
     """Remove the lead: archived, any open offer cancelled, noted on its timeline."""
-    membership = leads_member_or_403(request)
+    membership = request.membership
     contact = _lead_or_404(membership, contact_id)
     lead_remove(actor=membership, contact=contact)
     message = f"{contact.name} was removed from lead routing."
@@ -170,11 +167,11 @@ def lead_remove_view(request, contact_id: int):
     return redirect_back(request, fallback="routing_pages:dashboard")
 
 
-@login_required
 @require_POST
+@member_required(perm=perms.MANAGE_LEAD_DISTRIBUTION)
 def failed_retry_view(request):
     """Retry now: every contact of the team whose routing failed is routed again."""
-    membership = leads_member_or_403(request)
+    membership = request.membership
     retried = failed_retry(actor=membership)
     messages.success(
         request,

@@ -11,14 +11,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from routing.forms_groups import ReassignmentGroupForm, group_tree
 from routing.groups import (
+    EDIT_GROUPS,
+    can_edit_groups,
+    group_for_member,
     groups_available_to,
     groups_editable_by,
     reassignment_group_create,
@@ -28,41 +30,11 @@ from routing.groups import (
 )
 from routing.models import ContactRouting, ReassignmentAssignee, ReassignmentGroup
 from teams import permissions as perms
-from teams.access import member_required
+from teams.access import member_required, sees_whole_company
 from teams.models import AgentTag, Group, Membership
 from teams.selectors import group_descendant_ids
-from teams.templatetags.team_perms import member_can
 
 # --- permissions and reads --------------------------------------------------------
-
-
-def can_manage(membership: Membership) -> bool:
-    return member_can(membership, perms.MANAGE_ROUTING_RULES) or member_can(
-        membership, perms.MANAGE_LEAD_DISTRIBUTION
-    )
-
-
-def _require_manage(membership: Membership) -> None:
-    if not can_manage(membership):
-        raise PermissionDenied
-
-
-def _require_view(membership: Membership) -> None:
-    if not (can_manage(membership) or member_can(membership, perms.TRIGGER_REASSIGNMENT)):
-        raise PermissionDenied
-
-
-def _visible(membership: Membership) -> QuerySet[ReassignmentGroup]:
-    """Groups the member may edit, and (read-only) those they may send contacts to."""
-    available = (
-        groups_available_to(membership=membership)
-        if member_can(membership, perms.TRIGGER_REASSIGNMENT)
-        else ReassignmentGroup.objects.none()
-    )
-    editable = groups_editable_by(membership=membership)
-    return ReassignmentGroup.objects.filter(team_id=membership.team_id).filter(
-        Q(pk__in=editable.values("pk")) | Q(pk__in=available.values("pk"))
-    )
 
 
 def _with_details(qs: QuerySet[ReassignmentGroup]) -> QuerySet[ReassignmentGroup]:
@@ -82,21 +54,11 @@ def _with_details(qs: QuerySet[ReassignmentGroup]) -> QuerySet[ReassignmentGroup
     )
 
 
-def _group_or_404(membership: Membership, pk: int, *, editable: bool) -> ReassignmentGroup:
-    """Another team's or an invisible group is a 404; visible but not editable is a 403."""
-    group = _with_details(_visible(membership)).filter(pk=pk).first()
-    if group is None:
-        raise Http404("No such reassignment group.")
-    if editable and not groups_editable_by(membership=membership).filter(pk=pk).exists():
-        raise PermissionDenied
-    return group
-
-
 def _form(request, group: ReassignmentGroup | None = None, data=None) -> ReassignmentGroupForm:
     membership = request.membership
     team = membership.team
     groups = list(Group.objects.filter(team=team))
-    if perms.distribution_scope(membership) != "company":
+    if not sees_whole_company(membership):
         own = set(membership.groups.values_list("pk", flat=True))
         reach = group_descendant_ids(group_ids=own, team=team)
         groups = [g for g in groups if g.pk in reach]
@@ -137,17 +99,19 @@ def _refusal_to_form(form: ReassignmentGroupForm, exc: Exception) -> None:
         form.add_error(None, list(getattr(exc, "messages", None) or [str(exc)]))
 
 
+DETAILED = _with_details(ReassignmentGroup.objects.all())
+
+
 # --- pages --------------------------------------------------------------------------
 
 
-@member_required
 @require_safe
+@member_required(perm=(*EDIT_GROUPS, perms.TRIGGER_REASSIGNMENT))
 def group_list(request):
     """Managers: the groups they may edit. Others who may trigger: read-only, the groups
     available to them."""
     membership = request.membership
-    _require_view(membership)
-    manage = can_manage(membership)
+    manage = can_edit_groups(membership)
     groups = (
         groups_editable_by(membership=membership)
         if manage
@@ -156,22 +120,20 @@ def group_list(request):
     context = {
         "groups": list(_with_details(groups)),
         "can_manage": manage,
-        "group_scope": manage and perms.distribution_scope(membership) != "company",
+        "group_scope": manage and not sees_whole_company(membership),
     }
     return render(request, "routing/groups/list.html", context)
 
 
-@member_required
 @require_safe
+@member_required(perm=EDIT_GROUPS)
 def group_new(request):
-    _require_manage(request.membership)
     return render(request, "routing/groups/form.html", {"form": _form(request)})
 
 
-@member_required
 @require_POST
+@member_required(perm=EDIT_GROUPS)
 def group_create(request):
-    _require_manage(request.membership)
     form = _form(request, data=request.POST)
     if form.is_valid():
         try:
@@ -184,24 +146,22 @@ def group_create(request):
     return render(request, "routing/groups/form.html", {"form": form}, status=422)
 
 
-@member_required
 @require_safe
+@member_required(perm=(*EDIT_GROUPS, perms.TRIGGER_REASSIGNMENT))
 def group_detail(request, pk: int):
     """The editor for those who may edit the group; a read-only view for the others."""
     membership = request.membership
-    _require_view(membership)
-    group = _group_or_404(membership, pk, editable=False)
+    group = group_for_member(membership, pk, queryset=DETAILED)
     if groups_editable_by(membership=membership).filter(pk=pk).exists():
         context = {"form": _form(request, group), "group": group}
         return render(request, "routing/groups/form.html", context)
     return render(request, "routing/groups/detail.html", {"group": group})
 
 
-@member_required
 @require_POST
+@member_required(perm=EDIT_GROUPS)
 def group_update(request, pk: int):
-    _require_manage(request.membership)
-    group = _group_or_404(request.membership, pk, editable=True)
+    group = group_for_member(request.membership, pk, editable=True, queryset=DETAILED)
     form = _form(request, group, data=request.POST)
     if form.is_valid():
         try:
@@ -215,20 +175,18 @@ def group_update(request, pk: int):
     return render(request, "routing/groups/form.html", context, status=422)
 
 
-@member_required
 @require_safe
+@member_required(perm=EDIT_GROUPS)
 def group_confirm_delete(request, pk: int):
-    _require_manage(request.membership)
-    group = _group_or_404(request.membership, pk, editable=True)
+    group = group_for_member(request.membership, pk, editable=True, queryset=DETAILED)
     busy = ContactRouting.objects.filter(reassigning_to=group).count()
     return render(request, "routing/groups/delete.html", {"group": group, "busy": busy})
 
 
-@member_required
 @require_POST
+@member_required(perm=EDIT_GROUPS)
 def group_delete(request, pk: int):
-    _require_manage(request.membership)
-    group = _group_or_404(request.membership, pk, editable=True)
+    group = group_for_member(request.membership, pk, editable=True, queryset=DETAILED)
     try:
         reassignment_group_delete(actor=request.membership, group=group)
     except ValidationError as exc:

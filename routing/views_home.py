@@ -5,12 +5,13 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from contacts.models import OPEN_STATUSES, ContactRole, ContactStatus, RoleKind
 from routing.models import ContactRouting, RoutingStatus
 from teams import permissions as perms
+from teams.access import has_perm
 from teams.models import Membership
-from teams.templatetags.team_perms import member_can
 
 
 def _open_contact_counts(membership: Membership) -> dict:
@@ -33,12 +34,13 @@ def _routing_status_counts(membership: Membership) -> list[tuple[str, str, int]]
     return [(s.value, s.label, counts[s.value]) for s in RoutingStatus]
 
 
+@require_safe
 @login_required
 def home(request):
     membership = request.membership
     if membership is None:
         return render(request, "teams/no_team.html")
-    can_view_routing = member_can(membership, perms.VIEW_ROUTING_LOGS)
+    can_view_routing = has_perm(membership, perms.VIEW_ROUTING_LOGS)
     context = {
         "is_paused": membership.is_paused_at(timezone.now()),
         "open_contacts": _open_contact_counts(membership),

@@ -7,8 +7,6 @@ browse the team's log filtered by rule, agent, outcome and period.
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,7 +17,6 @@ from django.views.decorators.http import require_http_methods
 
 from routing.models import LogEvent
 from routing.selectors_pages import (
-    can_view_routing_logs,
     contact_for_logs,
     contact_log,
     contacts_search,
@@ -29,6 +26,8 @@ from routing.selectors_pages import (
     team_members,
     team_rules,
 )
+from teams import permissions as perms
+from teams.access import member_required
 from teams.models import Membership
 
 LOGS_PER_PAGE = 50
@@ -66,24 +65,16 @@ class LogFilterForm(forms.Form):
         }
 
 
-def logs_member_or_403(request) -> Membership:
-    if request.membership is None:
-        raise Http404("You are not a member of a team.")
-    if not can_view_routing_logs(request.membership):
-        raise PermissionDenied("You need the “View Routing Logs” permission.")
-    return request.membership
-
-
 def _vary(response):
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
-@login_required
 @require_http_methods(["GET", "HEAD"])
+@member_required(perm=perms.VIEW_ROUTING_LOGS)
 def logs(request):
     """Contact search on top; the team's log below, filtered and paginated without a count."""
-    membership = logs_member_or_403(request)
+    membership = request.membership
     form = LogFilterForm(request.GET, membership=membership)
     filters = form.filters()
     rows = routing_logs_filtered(membership=membership, now=timezone.now(), **filters)
@@ -100,11 +91,11 @@ def logs(request):
     return _vary(render(request, template, context))
 
 
-@login_required
 @require_http_methods(["GET", "HEAD"])
+@member_required(perm=perms.VIEW_ROUTING_LOGS)
 def logs_search(request):
     """Search as you type (htmx): the matching contacts only."""
-    membership = logs_member_or_403(request)
+    membership = request.membership
     q = request.GET.get("q", "").strip()[:100]
     if not request.htmx:
         return _vary(redirect(f"{reverse('routing_pages:logs')}?{urlencode({'q': q})}"))
@@ -112,11 +103,11 @@ def logs_search(request):
     return _vary(render(request, "routing/logs/list.html#search-results", context))
 
 
-@login_required
 @require_http_methods(["GET", "HEAD"])
+@member_required(perm=perms.VIEW_ROUTING_LOGS)
 def log_contact(request, contact_id: int):
     """One contact's log in time order: each rule's Y/N and why, skips, offers, the assignee."""
-    membership = logs_member_or_403(request)
+    membership = request.membership
     contact = contact_for_logs(membership=membership, contact_id=contact_id)
     if contact is None:
         raise Http404("No such contact in your team.")

@@ -45,6 +45,7 @@ ROUTING_FIELDS = [
     "lapsed_members",
     "held_since",
     "hold_until",
+    "placed_in",
     "assigned_at",
     "assigned_by",
     "reassigning_to",
@@ -56,8 +57,13 @@ EVENTS = {
     engine.ASSIGN: LogEvent.ASSIGNED,
     engine.OFFER: LogEvent.OFFER_MADE,
     engine.HOLD: LogEvent.HELD,
+    engine.WAIT: LogEvent.WAITING,
+    engine.STAY: LogEvent.STAYED,
     engine.NOBODY: LogEvent.FAILED,
 }
+# Decisions that end a routing pass started by a placement in a bucket; an offer or a
+# hold is still in it (a lapse, or the hold's end, goes on with the bucket's lead pools).
+PASS_ENDS = frozenset({engine.ASSIGN, engine.WAIT, engine.STAY})
 
 
 @dataclass
@@ -106,6 +112,7 @@ def decisions_apply(*, state: TeamState, items: list[Apply], now: datetime) -> N
     offers: list[tuple[Offer, tuple[int, ...]]] = []
     assignments: list[signals.Assignment] = []
     failed: list[ContactRouting] = []
+    waiting: list[signals.Waiting] = []
     holding = False
     for item in items:
         row, decision = item.routing, item.decision
@@ -114,6 +121,8 @@ def decisions_apply(*, state: TeamState, items: list[Apply], now: datetime) -> N
         row.updated_at = now
         source = decision.source
         event_member = decision.member_id
+        if decision.action in PASS_ENDS:
+            row.placed_in = None
         if decision.action == engine.ASSIGN:
             _assign(state, item, now, roles, replaced, timeline, assignments)
         elif decision.action == engine.OFFER:
@@ -141,6 +150,16 @@ def decisions_apply(*, state: TeamState, items: list[Apply], now: datetime) -> N
             row.hold_until = decision.hold_until
             row.tried_rules = sorted(decision.tried)
             holding = True
+        elif decision.action == engine.WAIT:
+            _wait(row, decision)
+            waiting.append(signals.Waiting(row.contact, source.id, source.name))
+        elif decision.action == engine.STAY:
+            # Its lead pools could not take it: it is as it was before the placement.
+            row.status = RoutingStatus.ASSIGNED
+            row.error = ""
+            row.attempts = 0
+            row.tried_rules, row.lapsed_members = [], []
+            row.held_since = row.hold_until = None
         else:
             row.status = RoutingStatus.FAILED
             row.error = decision.reason
@@ -183,7 +202,21 @@ def decisions_apply(*, state: TeamState, items: list[Apply], now: datetime) -> N
         signals.contacts_assigned.send(sender=Apply, assignments=assignments)
     if offers:
         signals.offers_made.send(sender=Apply, offers=[(o, list(ids)) for o, ids in offers])
+    if waiting:
+        signals.leads_waiting.send(sender=Apply, team_id=state.team_id, waiting=waiting)
     failures_announce(rows=failed, now=now)
+
+
+def _wait(row: ContactRouting, decision: engine.Decision) -> None:
+    """A Manual lead pool keeps it, unassigned, until an admin assigns it (an Agent it
+    already had keeps it meanwhile)."""
+    row.status = RoutingStatus.WAITING
+    row.rule_id = decision.source.id
+    row.error = ""
+    row.attempts = 0
+    row.tried_rules, row.lapsed_members = [], []
+    row.held_since = decision.held_since
+    row.hold_until = None
 
 
 def _assign(
@@ -205,10 +238,13 @@ def _assign(
             contact_id=row.contact_id, membership_id=member_id, kind=RoleKind.AGENT, assigned_at=now
         )
     )
+    routed_by = None
     if not item.by_hand and source is not None and source.kind == engine.RULE:
-        row.rule_id = source.id
+        row.rule_id = routed_by = source.id
     elif not item.by_hand and source is None:
         row.rule_id = None  # the owner fallback: no rule took it
+    elif item.by_hand and row.status == RoutingStatus.WAITING:
+        routed_by = row.rule_id  # assigned from the lead pool it waited in
     reassigned = source is not None and source.kind == engine.GROUP
     row.status = RoutingStatus.ASSIGNED
     row.error = ""
@@ -254,6 +290,7 @@ def _assign(
             previous_name=previous,
             assigned_at=now,
             follow_up_hours=pool.follow_up_hours if pool is not None else None,
+            rule_id=routed_by,
         )
     )
 

@@ -1,7 +1,7 @@
 """Staff admin for teams and members.
 
-Grants (django-guardian) follow every membership and profile save made here,
-and teams show counts that link to filtered changelists rather than member
+Permissions follow a member's role and profile directly (nothing to re-sync), and
+teams show counts that link to filtered changelists rather than member
 inlines, which would not scale to large teams.
 """
 
@@ -11,11 +11,12 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html
 
+from teams import permissions as perms
 from teams.models import (
     AgentTag,
     Group,
@@ -23,9 +24,8 @@ from teams.models import (
     PermissionProfile,
     Role,
     Team,
-    TeamUserObjectPermission,
 )
-from teams.services import membership_sync_permissions, permission_profile_save
+from teams.services import permission_profile_save
 
 # --- shared by the contacts and routing admins ----------------------------------
 
@@ -162,15 +162,11 @@ class PermissionProfileAdmin(MemberCountMixin, TeamFixedAfterCreateMixin, admin.
     list_display = (
         "name",
         "team",
-        "manage_routing_rules",
-        "manage_lead_distribution",
+        *perms.PROFILE_PERMISSIONS,
         "distribution_scope",
-        "view_routing_logs",
-        "trigger_reassignment",
-        "manage_team",
         "member_count",
     )
-    list_filter = ("distribution_scope", "manage_routing_rules", "manage_team")
+    list_filter = ("distribution_scope", perms.MANAGE_ROUTING_RULES, perms.MANAGE_TEAM)
     list_select_related = ("team",)
     search_fields = ("name", "team__name")
     autocomplete_fields = ("team",)
@@ -180,7 +176,7 @@ class PermissionProfileAdmin(MemberCountMixin, TeamFixedAfterCreateMixin, admin.
         return changelist_link(Membership, obj.n_members, permission_profile__id__exact=obj.pk)
 
     def save_model(self, request, obj, form, change):
-        # The service re-syncs the grants of every member holding the profile.
+        # The service validates it (full_clean) as the team pages do.
         permission_profile_save(actor=None, profile=obj)
 
 
@@ -194,15 +190,6 @@ class MembershipForm(TeamScopedForm):
         if self.instance.pk and role and (role == Role.OWNER) != (self.instance.role == Role.OWNER):
             self.add_error("role", "Ownership is transferred, not edited.")
         return cleaned
-
-
-def _revoke_grants(memberships) -> None:
-    """Grants are keyed on (user, team), not on the membership row, so they outlive it."""
-    pairs = Q()
-    for user_id, team_id in memberships.values_list("user_id", "team_id"):
-        pairs |= Q(user_id=user_id, content_object_id=team_id)
-    if pairs:
-        TeamUserObjectPermission.objects.filter(pairs).delete()
 
 
 @admin.register(Membership)
@@ -246,29 +233,6 @@ class MembershipAdmin(TeamFixedAfterCreateMixin, admin.ModelAdmin):
         if obj is not None and obj.role == Role.OWNER:
             return False
         return super().has_delete_permission(request, obj)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        membership_sync_permissions(membership=obj)
-
-    def delete_model(self, request, obj):
-        _revoke_grants(Membership.objects.filter(pk=obj.pk))
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        # Owners never get here: delete_selected asks has_delete_permission of every row.
-        _revoke_grants(queryset)
-        super().delete_queryset(request, queryset)
-
-
-@admin.register(TeamUserObjectPermission)
-class TeamUserObjectPermissionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The grants themselves: derived from role and profile, so edited there, not here."""
-
-    list_display = ("user", "content_object", "permission__codename")
-    list_filter = ("permission__codename",)
-    list_select_related = ("user", "content_object", "permission")
-    search_fields = ("user__username", "user__email", "content_object__name")
 
 
 # --- API tokens ---------------------------------------------------------------------
@@ -314,3 +278,27 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {revoked} token(s).")
+
+
+# --- sign-in lockouts (django-axes) -------------------------------------------------
+
+from axes.admin import AccessAttemptAdmin  # noqa: E402
+from axes.models import AccessAttempt  # noqa: E402
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class SigninAttemptAdmin(AccessAttemptAdmin):
+    """axes' failed sign-ins (teams.signin), with an Unlock action. A lock is nothing but
+    these rows: deleting them, with Unlock or Delete, lets the username in from that
+    address at once. An address locked as a whole has a row per username tried from it:
+    search for the address and unlock them all."""
+
+    actions = [*AccessAttemptAdmin.actions, "unlock"]
+
+    @admin.action(description="Unlock: forget the selected failed sign-ins", permissions=["delete"])
+    def unlock(self, request, queryset):
+        _, deleted = queryset.delete()
+        count = deleted.get(AccessAttempt._meta.label, 0)
+        self.message_user(request, f"Unlocked: {count} failed sign-in record(s) forgotten.")

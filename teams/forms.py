@@ -19,6 +19,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from teams import permissions as perms
 from teams.models import Membership, PermissionProfile, Plan, Role
 
 TIME_ZONES = sorted(zoneinfo.available_timezones())
@@ -277,23 +278,24 @@ class PermissionProfileForm(forms.ModelForm):
         model = PermissionProfile
         fields = [
             "name",
-            "manage_routing_rules",
-            "manage_lead_distribution",
+            perms.MANAGE_ROUTING_RULES,
+            perms.MANAGE_LEAD_DISTRIBUTION,
             "distribution_scope",
-            "view_routing_logs",
-            "trigger_reassignment",
-            "manage_team",
+            perms.VIEW_ROUTING_LOGS,
+            perms.TRIGGER_REASSIGNMENT,
+            perms.MANAGE_TEAM,
         ]
         labels = {"distribution_scope": "Lead distribution scope"}
         help_texts = {
-            "manage_routing_rules": "Add, edit, reorder and pause contact routing rules.",
-            "manage_lead_distribution": "Edit reassignment groups and reassign leads on "
+            perms.MANAGE_ROUTING_RULES: "Add, edit, reorder and pause contact routing rules.",
+            perms.MANAGE_LEAD_DISTRIBUTION: "Edit reassignment groups and reassign leads on "
             "the lead routing dashboard.",
-            "distribution_scope": "How far “Manage Lead Distribution” reaches: every "
-            "group, or only the member's own groups and their sub-groups.",
-            "view_routing_logs": "See why each contact went where it did.",
-            "trigger_reassignment": "Send a contact to a reassignment group from its profile.",
-            "manage_team": "These team and people pages, and the API tokens.",
+            "distribution_scope": "How far “Manage Lead Distribution” reaches, and with it the "
+            "lead dashboard, assigning directly and the routing logs: every group, or only "
+            "the member's own groups and their sub-groups.",
+            perms.VIEW_ROUTING_LOGS: "See why each contact went where it did.",
+            perms.TRIGGER_REASSIGNMENT: "Send a contact to a reassignment group from its profile.",
+            perms.MANAGE_TEAM: "These team and people pages, and the API tokens.",
         }
         widgets = {"distribution_scope": forms.RadioSelect}
 

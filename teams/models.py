@@ -2,7 +2,6 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from guardian.models import UserObjectPermissionBase
 
 
 class Plan(models.TextChoices):
@@ -22,26 +21,9 @@ class Team(models.Model):
 
     class Meta:
         ordering = ["name"]
-        # Object-level grants (django-guardian) on the team: synced from each
-        # member's role and permission profile by teams.services.
-        permissions = [
-            ("view_team_contacts", "View the team's contacts"),
-            ("manage_routing_rules", "Contact Routing Rule Management"),
-            ("manage_lead_distribution", "Manage Lead Distribution"),
-            ("view_routing_logs", "View Routing Logs"),
-            ("trigger_reassignment", "Trigger Reassignment"),
-            ("manage_team", "Manage Team"),
-        ]
 
     def __str__(self) -> str:
         return self.name
-
-
-class TeamUserObjectPermission(UserObjectPermissionBase):
-    content_object = models.ForeignKey(Team, on_delete=models.CASCADE)
-
-    class Meta(UserObjectPermissionBase.Meta):
-        pass
 
 
 class Group(models.Model):
@@ -138,6 +120,11 @@ class Membership(models.Model):
         null=True, blank=True, help_text="Most open contacts this member may hold."
     )
     time_zone = models.CharField(max_length=64, default="UTC")
+    email_signature = models.TextField(
+        blank=True,
+        max_length=1000,
+        help_text="Closes the emails sent to contacts in your name (plans, alerts).",
+    )
     work_days = models.CharField(
         max_length=13, blank=True, default="", help_text="Comma-separated weekdays, 0 = Monday."
     )
@@ -161,6 +148,10 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.OWNER
 
     @property
     def display_name(self) -> str:

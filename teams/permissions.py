@@ -1,16 +1,15 @@
 """Which team permissions a member has, from their role and permission profile.
 
-Owners hold every permission. Admins and agents hold what their profile
-grants, except that agents never manage routing (seed 000: only team owners
-and admins add or edit contact routing rules).
+Computed on every check from the membership and its profile (loaded with the
+membership), so there is one source of truth and nothing to keep in step: a
+changed profile counts on the next check. Owners hold every permission; admins
+and agents hold what their profile grants, except that agents never manage
+routing or the team (only owners and admins add or edit contact routing rules).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from teams.models import Membership
+from teams.models import DistributionScope, Membership, Role
 
 VIEW_CONTACTS = "view_team_contacts"
 MANAGE_ROUTING_RULES = "manage_routing_rules"
@@ -19,6 +18,16 @@ VIEW_ROUTING_LOGS = "view_routing_logs"
 TRIGGER_REASSIGNMENT = "trigger_reassignment"
 MANAGE_TEAM = "manage_team"
 
+LABELS = {
+    VIEW_CONTACTS: "View the team's contacts",
+    MANAGE_ROUTING_RULES: "Contact Routing Rule Management",
+    MANAGE_LEAD_DISTRIBUTION: "Manage Lead Distribution",
+    VIEW_ROUTING_LOGS: "View Routing Logs",
+    TRIGGER_REASSIGNMENT: "Trigger Reassignment",
+    MANAGE_TEAM: "Manage Team",
+}
+
+# The permission profile's boolean fields carry these names.
 PROFILE_PERMISSIONS = (
     MANAGE_ROUTING_RULES,
     MANAGE_LEAD_DISTRIBUTION,
@@ -33,35 +42,18 @@ ADMIN_ONLY = frozenset({MANAGE_ROUTING_RULES, MANAGE_LEAD_DISTRIBUTION, MANAGE_T
 def effective_permissions(membership: Membership) -> frozenset[str]:
     if not membership.is_active:
         return frozenset()
-    if membership.role == "owner":
+    if membership.role == Role.OWNER:
         return frozenset(ALL_PERMISSIONS)
     profile = membership.permission_profile
     granted = {perm for perm in PROFILE_PERMISSIONS if profile and getattr(profile, perm)}
-    if membership.role == "agent":
+    if membership.role == Role.AGENT:
         granted -= ADMIN_ONLY
     return frozenset({VIEW_CONTACTS, *granted})
 
 
-def member_has_perm(membership: Membership | None, perm: str) -> bool:
-    """Does the member hold `perm` on their team (django-guardian object grant)?
-
-    One guardian checker is kept on the membership instance, so a request asks
-    the database once however many checks it makes. Grants changed later are
-    seen by a freshly loaded membership (every request loads its own).
-    """
-    if membership is None or not membership.is_active:
-        return False
-    from guardian.core import ObjectPermissionChecker
-
-    checker = getattr(membership, "_perm_checker", None)
-    if checker is None:
-        checker = membership._perm_checker = ObjectPermissionChecker(membership.user)
-    return checker.has_perm(f"teams.{perm}", membership.team)
-
-
 def distribution_scope(membership: Membership) -> str:
-    """'company' or 'group': how far a member's lead-distribution edits reach."""
-    if membership.role == "owner":
-        return "company"
+    """How far a member's lead-distribution powers reach: the whole team or their groups."""
+    if membership.role == Role.OWNER:
+        return DistributionScope.COMPANY
     profile = membership.permission_profile
-    return profile.distribution_scope if profile else "group"
+    return profile.distribution_scope if profile else DistributionScope.GROUP

@@ -10,6 +10,7 @@ NEXT_UP = "next_up"
 BLAST = "blast"
 LEAST_OPEN = "least_open"
 ASSIGN_DIRECTLY = "assign_directly"
+MANUAL = "manual"  # a lead pool holds its contacts for an admin to assign
 
 METHOD_LABELS = {
     ROUND_ROBIN: "Round Robin",
@@ -17,11 +18,13 @@ METHOD_LABELS = {
     BLAST: "Blast Alert",
     LEAST_OPEN: "Least open contacts",
     ASSIGN_DIRECTLY: "Assign directly",
+    MANUAL: "Manual (lead pool)",
 }
 # The order the plan page lists them in.
 METHODS_IN_ORDER = (ROUND_ROBIN, LEAST_OPEN, NEXT_UP, BLAST)
 
-_BASIC = frozenset({ROUND_ROBIN, LEAST_OPEN, ASSIGN_DIRECTLY})
+# Manual distribution (an admin assigns by hand) is in every plan.
+_BASIC = frozenset({ROUND_ROBIN, LEAST_OPEN, ASSIGN_DIRECTLY, MANUAL})
 PLAN_METHODS: dict[str, frozenset[str]] = {
     "basic": _BASIC,
     "pro": _BASIC | {NEXT_UP},

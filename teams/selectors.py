@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
-from guardian.shortcuts import get_objects_for_user
 
 from teams.models import Group, Membership, Team
-
-
-def teams_for_user(*, user: User, perm: str = "view_team_contacts") -> QuerySet[Team]:
-    """Teams on which `user` holds an object-level grant (global perms never count)."""
-    return get_objects_for_user(
-        user, f"teams.{perm}", klass=Team, accept_global_perms=False, with_superuser=False
-    )
 
 
 def membership_for(*, user: User, team_id: int | None = None) -> Membership | None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
-from guardian.shortcuts import assign_perm, remove_perm
 
+from teams import access, signals
 from teams import permissions as perms
-from teams import signals
 from teams.models import (
     AgentTag,
     DistributionScope,
@@ -21,23 +20,6 @@ from teams.models import (
     Team,
 )
 from teams.selectors import group_descendant_ids
-
-
-def require_perm(*, actor: Membership, perm: str) -> None:
-    """Raise PermissionDenied unless the acting member holds `perm` on their team."""
-    if not perms.member_has_perm(actor, perm):
-        raise PermissionDenied(f"You need the “{perm.replace('_', ' ')}” permission.")
-
-
-def membership_sync_permissions(*, membership: Membership) -> None:
-    """Mirror the member's effective permissions into django-guardian grants."""
-    membership.__dict__.pop("_perm_checker", None)  # forget grants cached on this instance
-    wanted = perms.effective_permissions(membership)
-    for perm in perms.ALL_PERMISSIONS:
-        if perm in wanted:
-            assign_perm(perm, membership.user, membership.team)
-        else:
-            remove_perm(perm, membership.user, membership.team)
 
 
 @transaction.atomic
@@ -61,8 +43,7 @@ def team_create(*, name: str, owner: User, plan: str = Plan.BASIC, time_zone: st
         manage_team=True,
     )
     PermissionProfile.objects.create(team=team, name="Agent")
-    owner_membership = Membership.objects.create(team=team, user=owner, role=Role.OWNER)
-    membership_sync_permissions(membership=owner_membership)
+    Membership.objects.create(team=team, user=owner, role=Role.OWNER)
     return team
 
 
@@ -78,7 +59,7 @@ def membership_add(
 ) -> Membership:
     """Add a user to the team; `actor` None means a trusted system path (seed, admin)."""
     if actor is not None:
-        require_perm(actor=actor, perm=perms.MANAGE_TEAM)
+        access.require_perm(actor, perms.MANAGE_TEAM, team_id=team.pk)
     if role == Role.OWNER:
         raise ValidationError("A team has exactly one owner; transfer ownership instead.")
     if profile is None:
@@ -90,7 +71,6 @@ def membership_add(
     membership = Membership.objects.create(
         team=team, user=user, role=role, permission_profile=profile, **fields
     )
-    membership_sync_permissions(membership=membership)
     return membership
 
 
@@ -98,9 +78,7 @@ def membership_add(
 def membership_update(*, actor: Membership | None, membership: Membership, **fields) -> Membership:
     """Change role, profile or status; grants follow at once."""
     if actor is not None:
-        require_perm(actor=actor, perm=perms.MANAGE_TEAM)
-        if actor.team_id != membership.team_id:
-            raise PermissionDenied("That member belongs to another team.")
+        access.require_perm(actor, perms.MANAGE_TEAM, team_id=membership.team_id)
     if fields.get("role") == Role.OWNER or (
         membership.role == Role.OWNER and fields.get("role", Role.OWNER) != Role.OWNER
     ):
@@ -112,7 +90,6 @@ def membership_update(*, actor: Membership | None, membership: Membership, **fie
         setattr(membership, name, value)
     membership.full_clean()
     membership.save()
-    membership_sync_permissions(membership=membership)
     return membership
 
 
@@ -120,15 +97,11 @@ def membership_update(*, actor: Membership | None, membership: Membership, **fie
 def permission_profile_save(
     *, actor: Membership | None, profile: PermissionProfile
 ) -> PermissionProfile:
-    """Save a profile and re-sync every member who holds it."""
+    """Save a profile; its members hold the new permissions at their next check."""
     if actor is not None:
-        require_perm(actor=actor, perm=perms.MANAGE_TEAM)
-        if actor.team_id != profile.team_id:
-            raise PermissionDenied("That profile belongs to another team.")
+        access.require_perm(actor, perms.MANAGE_TEAM, team_id=profile.team_id)
     profile.full_clean()
     profile.save()
-    for member in profile.members.select_related("user", "team", "permission_profile"):
-        membership_sync_permissions(membership=member)
     return profile
 
 
@@ -167,17 +140,6 @@ def agent_tag_get_or_create(*, team: Team, name: str) -> AgentTag:
 # forged id never reaches a write.
 
 
-def _require_manager(*, actor: Membership, team_id: int, what: str) -> None:
-    require_perm(actor=actor, perm=perms.MANAGE_TEAM)
-    if actor.team_id != team_id:
-        raise PermissionDenied(f"That {what} belongs to another team.")
-
-
-def _require_owner(*, actor: Membership, action: str) -> None:
-    if actor.role != Role.OWNER or not actor.is_active:
-        raise PermissionDenied(f"Only the team owner can {action}.")
-
-
 def _clean_name(name: str, *, field: str = "name") -> str:
     name = " ".join((name or "").split())
     if not name:
@@ -204,32 +166,11 @@ def _team_groups_and_tags(
     return groups, tags
 
 
-def _email_password_link(*, user_id: int, team_name: str) -> None:
-    """Mail a link to Django's password reset confirm page (runs after commit)."""
-    from django.conf import settings
-    from django.contrib.auth.tokens import default_token_generator
-    from django.core.mail import send_mail
-    from django.template.loader import render_to_string
-    from django.urls import reverse
-    from django.utils.encoding import force_bytes
-    from django.utils.http import urlsafe_base64_encode
-
-    user = User.objects.get(pk=user_id)
-    path = reverse(
-        "password_reset_confirm",
-        kwargs={
-            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-            "token": default_token_generator.make_token(user),
-        },
-    )
-    context = {
-        "user": user,
-        "team_name": team_name,
-        "link": f"{settings.SITE_URL}{path}",
-        "days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
-    }
-    body = render_to_string("teams/people/password_link_email.txt", context)
-    send_mail(f"Set your Switchboard password for {team_name}", body, None, [user.email])
+def _announce_password_link(*, membership: Membership) -> None:
+    """Ask for the set-password email, inside the caller's transaction: notifications
+    writes it to its outbox there, so it commits with the change and is sent (and
+    retried while the mail server is down) after commit."""
+    signals.password_link_requested.send(sender=Membership, membership=membership)
 
 
 @transaction.atomic
@@ -251,15 +192,16 @@ def membership_invite(
 
     Two ways in, the manager chooses: with `password` (a temporary password the manager
     passes on) the user can sign in at once; without it the user gets no usable
-    password and, after commit, an email with a set-password link. That link is
-    Django's password reset token (single use, expires after PASSWORD_RESET_TIMEOUT),
-    opening the ordinary "Set a new password" page. Only new usernames are accepted:
+    password and an email with a set-password link, written to the outbox with the
+    member and sent after commit. That link is Django's password reset token (single
+    use, expires after PASSWORD_RESET_TIMEOUT), opening the ordinary "Set a new
+    password" page. Only new usernames are accepted:
     an existing account is never pulled into a team by someone who merely knows its name.
     """
     from django.contrib.auth.password_validation import validate_password
 
     team = actor.team
-    _require_manager(actor=actor, team_id=team.id, what="team")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=team.id)
     if role not in (Role.ADMIN, Role.AGENT):
         raise ValidationError({"role": "Choose Admin or Agent; ownership is transferred."})
     username, email = (username or "").strip(), (email or "").strip()
@@ -285,23 +227,18 @@ def membership_invite(
     membership.groups.set(groups)
     membership.tags.set(tags)
     if not password:
-        transaction.on_commit(
-            lambda: _email_password_link(user_id=user.pk, team_name=team.name), robust=True
-        )
+        _announce_password_link(membership=membership)
     return membership
 
 
 def membership_send_password_link(*, actor: Membership, membership: Membership) -> None:
     """Email the member a fresh set-password link (lost or expired invitation)."""
-    _require_manager(actor=actor, team_id=membership.team_id, what="member")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=membership.team_id)
     if not membership.user.email:
         raise ValidationError("This member has no email address.")
     if not membership.is_active:
         raise ValidationError("Reactivate the member first.")
-    user_id, team_name = membership.user_id, membership.team.name
-    transaction.on_commit(
-        lambda: _email_password_link(user_id=user_id, team_name=team_name), robust=True
-    )
+    _announce_password_link(membership=membership)
 
 
 @transaction.atomic
@@ -317,7 +254,7 @@ def membership_edit(
     **fields,
 ) -> Membership:
     """The member editor: fields as membership_update, plus groups, tags and a pause."""
-    _require_manager(actor=actor, team_id=membership.team_id, what="member")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=membership.team_id)
     groups, tags = _team_groups_and_tags(
         team=membership.team, groups=groups, tags=tags, new_tags=new_tags
     )
@@ -330,12 +267,12 @@ def membership_edit(
 
 
 def membership_deactivate(*, actor: Membership, membership: Membership) -> Membership:
-    """Switch a member off: no sign-in to the team, no grants, skipped by routing.
+    """Switch a member off: no sign-in to the team, no permissions, skipped by routing.
 
     Their contacts stay theirs (reassign them from the lead dashboard); the owner
     cannot be deactivated (transfer ownership first) and nobody deactivates themselves.
     """
-    _require_manager(actor=actor, team_id=membership.team_id, what="member")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=membership.team_id)
     if membership.role == Role.OWNER:
         raise ValidationError("The owner cannot be deactivated: transfer ownership first.")
     if membership.pk == actor.pk:
@@ -344,19 +281,18 @@ def membership_deactivate(*, actor: Membership, membership: Membership) -> Membe
 
 
 def membership_reactivate(*, actor: Membership, membership: Membership) -> Membership:
-    _require_manager(actor=actor, team_id=membership.team_id, what="member")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=membership.team_id)
     return membership_update(actor=actor, membership=membership, is_active=True)
 
 
 @transaction.atomic
 def ownership_transfer(*, actor: Membership, to: Membership) -> Membership:
     """Make `to` the owner; the old owner stays on as an admin with the Admin profile."""
-    _require_owner(actor=actor, action="transfer ownership")
-    if to.team_id != actor.team_id:
-        raise PermissionDenied("That member belongs to another team.")
+    access.require_owner(actor, "transfer ownership")
+    access.require_same_team(actor, to.team_id)
     # Lock the owner row: two transfers at once must not both pass the checks.
     current = Membership.objects.select_for_update().get(pk=actor.pk)
-    _require_owner(actor=current, action="transfer ownership")
+    access.require_owner(current, "transfer ownership")
     to.refresh_from_db()
     if to.pk == current.pk:
         raise ValidationError("You already own the team.")
@@ -380,7 +316,6 @@ def ownership_transfer(*, actor: Membership, to: Membership) -> Membership:
     to.save(update_fields=["role"])
     for member in (actor, to):
         member.refresh_from_db()
-        membership_sync_permissions(membership=member)
     return to
 
 
@@ -395,7 +330,7 @@ def _check_sibling_name(*, group: Group, name: str, parent: Group | None) -> Non
 def group_add(*, actor: Membership, name: str, parent: Group | None = None) -> Group:
     """Create a group in the actor's team (checked; group_create is the trusted path)."""
     team = actor.team
-    _require_manager(actor=actor, team_id=team.id, what="team")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=team.id)
     name = _clean_name(name)
     if parent is not None and parent.team_id != team.id:
         raise ValidationError({"parent": "The parent group belongs to another team."})
@@ -406,7 +341,7 @@ def group_add(*, actor: Membership, name: str, parent: Group | None = None) -> G
 @transaction.atomic
 def group_update(*, actor: Membership, group: Group, name: str, parent: Group | None) -> Group:
     """Rename and/or move a group; never under itself or one of its sub-groups."""
-    _require_manager(actor=actor, team_id=group.team_id, what="group")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=group.team_id)
     name = _clean_name(name)
     if parent is not None:
         if parent.team_id != group.team_id:
@@ -429,7 +364,7 @@ def group_delete(*, actor: Membership, group: Group) -> int:
     "Available To" one: dropping the last such group would make it available to
     everyone). Returns the groups deleted.
     """
-    _require_manager(actor=actor, team_id=group.team_id, what="group")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=group.team_id)
     ids = group_descendant_ids(group_ids={group.pk}, team=group.team)
     used_by = _answers(signals.groups_in_use, team=group.team, group_ids=ids)
     if used_by:
@@ -452,13 +387,13 @@ def _check_tag_name(*, team_id: int, name: str, tag: AgentTag | None = None) -> 
 
 
 def agent_tag_create(*, actor: Membership, name: str) -> AgentTag:
-    _require_manager(actor=actor, team_id=actor.team_id, what="team")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=actor.team_id)
     name = _check_tag_name(team_id=actor.team_id, name=name)
     return AgentTag.objects.create(team_id=actor.team_id, name=name)
 
 
 def agent_tag_rename(*, actor: Membership, tag: AgentTag, name: str) -> AgentTag:
-    _require_manager(actor=actor, team_id=tag.team_id, what="tag")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=tag.team_id)
     tag.name = _check_tag_name(team_id=tag.team_id, name=name, tag=tag)
     tag.save(update_fields=["name"])
     return tag
@@ -478,7 +413,7 @@ def agent_tag_uses(*, tag: AgentTag) -> list[str]:
 def agent_tag_delete(*, actor: Membership, tag: AgentTag) -> None:
     """Delete a tag (members lose it). Refused while a rule or reassignment group
     assigns by it: deleting would silently change who they route to."""
-    _require_manager(actor=actor, team_id=tag.team_id, what="tag")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=tag.team_id)
     uses = agent_tag_uses(tag=tag)
     if uses:
         raise ValidationError(
@@ -497,7 +432,7 @@ def permission_profile_create(*, actor: Membership, name: str, **flags) -> Permi
 @transaction.atomic
 def permission_profile_delete(*, actor: Membership, profile: PermissionProfile) -> None:
     """Delete a profile nobody holds (deactivated members count: they may come back)."""
-    _require_manager(actor=actor, team_id=profile.team_id, what="profile")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=profile.team_id)
     held = profile.members.count()
     if held:
         raise ValidationError(
@@ -527,7 +462,7 @@ def team_set_plan(*, actor: Membership, plan: str) -> tuple[list, list]:
     """
     from django.contrib.admin.models import CHANGE, LogEntry
 
-    _require_owner(actor=actor, action="change the plan")
+    access.require_owner(actor, "change the plan")
     if plan not in Plan.values:
         raise ValidationError({"plan": "Choose Basic, Pro or Premier."})
     team = Team.objects.select_for_update().get(pk=actor.team_id)

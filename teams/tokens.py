@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Expression
 from django.utils import timezone
 
+from teams import access
 from teams import permissions as perms
 from teams.models import ApiToken, ApiTokenAccess, Membership, Team
-from teams.services import require_perm
 
 TOKEN_PREFIX = "sb_"
 # last_used_at is written at most this often per token, not on every request.
@@ -31,9 +32,7 @@ def token_hash(plain: str) -> str:
 def _check_actor(actor: Membership | None, team_id: int) -> None:
     if actor is None:
         return
-    require_perm(actor=actor, perm=perms.MANAGE_TEAM)
-    if actor.team_id != team_id:
-        raise PermissionDenied("That token belongs to another team.")
+    access.require_perm(actor, perms.MANAGE_TEAM, team_id=team_id)
 
 
 @transaction.atomic
@@ -72,17 +71,32 @@ def api_token_revoke(*, actor: Membership | None, token: ApiToken) -> bool:
 
 def api_token_authenticate(*, plain: str, now: datetime | None = None) -> ApiToken | None:
     """The active token with this text, or None."""
+    token = api_token_find(plain=plain)
+    if token is not None:
+        api_token_touch(token=token, now=now)
+    return token
+
+
+def api_token_find(
+    *, plain: str, annotations: Mapping[str, Expression] | None = None
+) -> ApiToken | None:
+    """The active token with this text (with its team), or None; not marked as used.
+
+    `annotations` ride along in the same statement (the API reads the caller's recent
+    failures that way): they are attributes of the token returned."""
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
         return None
-    token = (
-        ApiToken.objects.select_related("team")
-        .filter(token_hash=token_hash(plain), revoked_at__isnull=True)
-        .first()
+    tokens = ApiToken.objects.select_related("team").filter(
+        token_hash=token_hash(plain), revoked_at__isnull=True
     )
-    if token is None:
-        return None
+    if annotations:
+        tokens = tokens.annotate(**annotations)
+    return tokens.first()
+
+
+def api_token_touch(*, token: ApiToken, now: datetime | None = None) -> None:
+    """Record that the token was just used, at most once per LAST_USED_RESOLUTION."""
     now = now or timezone.now()
     if token.last_used_at is None or token.last_used_at <= now - LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
-    return token

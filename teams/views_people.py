@@ -8,13 +8,11 @@ again. Every page is a plain form post and redirect, so it works without JavaScr
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import wraps
 
 from django.contrib import messages
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -22,6 +20,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from teams import permissions as perms
 from teams import services
+from teams.access import member_required, require_owner
 from teams.forms import (
     GroupForm,
     MemberEditForm,
@@ -35,30 +34,8 @@ from teams.forms import (
 from teams.models import AgentTag, Group, Membership, PermissionProfile, Plan, Role, Team
 from teams.plans import METHOD_LABELS, METHODS_IN_ORDER, PLAN_METHODS
 from teams.selectors import group_descendant_ids, member_list
-from teams.templatetags.team_perms import member_can
 
 T = "teams/people/"
-
-
-def manages_team(view):
-    """Passes the member on; a 403 page unless they hold "Manage Team"."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        membership = request.membership
-        if membership is None or not member_can(membership, perms.MANAGE_TEAM):
-            return _forbidden(request)
-        try:
-            return view(request, membership, *args, **kwargs)
-        except PermissionDenied as exc:  # the services check again (owner-only actions)
-            return _forbidden(request, str(exc))
-
-    return wrapper
-
-
-def _forbidden(request, reason: str = ""):
-    return render(request, T + "forbidden.html", {"reason": reason}, status=403)
 
 
 def _refused(request, exc: ValidationError) -> None:
@@ -171,14 +148,17 @@ def _overview_context(membership: Membership, plan_form: PlanForm | None = None)
 
 
 @require_safe
-@manages_team
-def overview(request, membership):
+@member_required(perm=perms.MANAGE_TEAM)
+def overview(request):
+    membership = request.membership
     return render(request, T + "overview.html", _overview_context(membership))
 
 
 @require_POST
-@manages_team
-def plan_set(request, membership):
+@member_required(perm=perms.MANAGE_TEAM)
+def plan_set(request):
+    membership = request.membership
+    require_owner(membership, "change the plan")
     form = PlanForm(request.POST)
     if not form.is_valid():
         return render(request, T + "overview.html", _overview_context(membership, form))
@@ -198,8 +178,9 @@ def plan_set(request, membership):
 
 
 @require_safe
-@manages_team
-def members(request, membership):
+@member_required(perm=perms.MANAGE_TEAM)
+def members(request):
+    membership = request.membership
     now = timezone.now()
     everyone = list(member_list(team=membership.team))
     for member in everyone:
@@ -217,15 +198,17 @@ def _member_form_kwargs(membership: Membership) -> dict:
 
 
 @require_safe
-@manages_team
-def member_new(request, membership):
+@member_required(perm=perms.MANAGE_TEAM)
+def member_new(request):
+    membership = request.membership
     form = MemberInviteForm(**_member_form_kwargs(membership))
     return render(request, T + "member_new.html", {"form": form})
 
 
 @require_POST
-@manages_team
-def member_create(request, membership):
+@member_required(perm=perms.MANAGE_TEAM)
+def member_create(request):
+    membership = request.membership
     form = MemberInviteForm(request.POST, **_member_form_kwargs(membership))
     if form.is_valid():
         data = form.cleaned_data
@@ -238,7 +221,7 @@ def member_create(request, membership):
         else:
             how = "They can sign in with the temporary password you gave."
             if not data["password"]:
-                how = f"We emailed {member.user.email} a link to set their password."
+                how = f"A link to set their password is on its way to {member.user.email}."
             messages.success(request, f"Added {member.display_name}. {how}")
             return redirect("team:members")
     return render(request, T + "member_new.html", {"form": form})
@@ -251,14 +234,16 @@ def _member_edit_page(request, membership: Membership, member: Membership, form=
 
 
 @require_safe
-@manages_team
-def member_edit(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def member_edit(request, pk: int):
+    membership = request.membership
     return _member_edit_page(request, membership, _member(membership, pk))
 
 
 @require_POST
-@manages_team
-def member_update(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def member_update(request, pk: int):
+    membership = request.membership
     member = _member(membership, pk)
     form = MemberEditForm(request.POST, membership=member, **_member_form_kwargs(membership))
     if form.is_valid():
@@ -273,8 +258,9 @@ def member_update(request, membership, pk: int):
 
 
 @require_POST
-@manages_team
-def member_deactivate(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def member_deactivate(request, pk: int):
+    membership = request.membership
     member = _member(membership, pk)
     try:
         services.membership_deactivate(actor=membership, membership=member)
@@ -286,8 +272,9 @@ def member_deactivate(request, membership, pk: int):
 
 
 @require_POST
-@manages_team
-def member_reactivate(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def member_reactivate(request, pk: int):
+    membership = request.membership
     member = _member(membership, pk)
     services.membership_reactivate(actor=membership, membership=member)
     messages.success(request, f"Reactivated {member.display_name}.")
@@ -295,21 +282,21 @@ def member_reactivate(request, membership, pk: int):
 
 
 @require_POST
-@manages_team
-def member_password_link(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def member_password_link(request, pk: int):
+    membership = request.membership
     member = _member(membership, pk)
     try:
         services.membership_send_password_link(actor=membership, membership=member)
     except ValidationError as exc:
         _refused(request, exc)
     else:
-        messages.success(request, f"Emailed {member.user.email} a link to set a password.")
+        messages.success(request, f"A link to set a password is on its way to {member.user.email}.")
     return redirect("team:member_edit", pk=member.pk)
 
 
 def _transfer_page(request, membership: Membership, pk: int, post=None):
-    if membership.role != Role.OWNER:
-        raise PermissionDenied("Only the team owner can transfer ownership.")
+    require_owner(membership, "transfer ownership")
     member = _member(membership, pk)
     if member.pk == membership.pk or not member.is_active:
         messages.error(request, "Choose another active member to own the team.")
@@ -318,8 +305,9 @@ def _transfer_page(request, membership: Membership, pk: int, post=None):
 
 
 @require_safe
-@manages_team
-def ownership_transfer_confirm(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def ownership_transfer_confirm(request, pk: int):
+    membership = request.membership
     member, form = _transfer_page(request, membership, pk)
     if form is None:
         return redirect("team:members")
@@ -327,8 +315,9 @@ def ownership_transfer_confirm(request, membership, pk: int):
 
 
 @require_POST
-@manages_team
-def ownership_transfer(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def ownership_transfer(request, pk: int):
+    membership = request.membership
     member, form = _transfer_page(request, membership, pk, request.POST)
     if form is None:
         return redirect("team:members")
@@ -353,14 +342,16 @@ def _groups_page(request, membership: Membership, form: GroupForm | None = None)
 
 
 @require_safe
-@manages_team
-def groups(request, membership):
+@member_required(perm=perms.MANAGE_TEAM)
+def groups(request):
+    membership = request.membership
     return _groups_page(request, membership)
 
 
 @require_POST
-@manages_team
-def group_create(request, membership):
+@member_required(perm=perms.MANAGE_TEAM)
+def group_create(request):
+    membership = request.membership
     form = GroupForm(request.POST, parents=_groups(membership.team))
     if form.is_valid():
         try:
@@ -382,16 +373,18 @@ def _group_form(membership: Membership, group: Group, post=None) -> GroupForm:
 
 
 @require_safe
-@manages_team
-def group_edit(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def group_edit(request, pk: int):
+    membership = request.membership
     group = _owned(Group, membership, pk)
     context = {"group": group, "form": _group_form(membership, group)}
     return render(request, T + "group_edit.html", context)
 
 
 @require_POST
-@manages_team
-def group_update(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def group_update(request, pk: int):
+    membership = request.membership
     group = _owned(Group, membership, pk)
     form = _group_form(membership, group, request.POST)
     if form.is_valid():
@@ -406,8 +399,9 @@ def group_update(request, membership, pk: int):
 
 
 @require_safe
-@manages_team
-def group_delete_confirm(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def group_delete_confirm(request, pk: int):
+    membership = request.membership
     group = _owned(Group, membership, pk)
     below = group_descendant_ids(group_ids={group.pk}, team=membership.team) - {group.pk}
     tree = [g for g in _groups(membership.team) if g.pk in below]
@@ -416,8 +410,9 @@ def group_delete_confirm(request, membership, pk: int):
 
 
 @require_POST
-@manages_team
-def group_delete(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def group_delete(request, pk: int):
+    membership = request.membership
     group = _owned(Group, membership, pk)
     try:
         count = services.group_delete(actor=membership, group=group)
@@ -442,14 +437,16 @@ def _tags_page(request, membership: Membership, form=None, renaming=None):
 
 
 @require_safe
-@manages_team
-def tags(request, membership):
+@member_required(perm=perms.MANAGE_TEAM)
+def tags(request):
+    membership = request.membership
     return _tags_page(request, membership)
 
 
 @require_POST
-@manages_team
-def tag_create(request, membership):
+@member_required(perm=perms.MANAGE_TEAM)
+def tag_create(request):
+    membership = request.membership
     form = TagForm(request.POST)
     if form.is_valid():
         try:
@@ -463,8 +460,9 @@ def tag_create(request, membership):
 
 
 @require_POST
-@manages_team
-def tag_rename(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def tag_rename(request, pk: int):
+    membership = request.membership
     tag = _owned(AgentTag, membership, pk)
     form = TagForm(request.POST, prefix=f"tag-{tag.pk}")
     if form.is_valid():
@@ -479,16 +477,18 @@ def tag_rename(request, membership, pk: int):
 
 
 @require_safe
-@manages_team
-def tag_delete_confirm(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def tag_delete_confirm(request, pk: int):
+    membership = request.membership
     tag = _owned(AgentTag, membership, pk)
     context = {"tag": tag, "uses": services.agent_tag_uses(tag=tag), "members": tag.members.count()}
     return render(request, T + "tag_delete.html", context)
 
 
 @require_POST
-@manages_team
-def tag_delete(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def tag_delete(request, pk: int):
+    membership = request.membership
     tag = _owned(AgentTag, membership, pk)
     try:
         services.agent_tag_delete(actor=membership, tag=tag)
@@ -508,8 +508,9 @@ PROFILE_COLUMNS = [
 
 
 @require_safe
-@manages_team
-def profiles(request, membership):
+@member_required(perm=perms.MANAGE_TEAM)
+def profiles(request):
+    membership = request.membership
     rows = _profiles(membership.team)
     for profile in rows:
         profile.flags = [(label, getattr(profile, perm)) for perm, label in PROFILE_COLUMNS]
@@ -518,15 +519,17 @@ def profiles(request, membership):
 
 
 @require_safe
-@manages_team
-def profile_new(request, membership):
+@member_required(perm=perms.MANAGE_TEAM)
+def profile_new(request):
+    membership = request.membership
     form = PermissionProfileForm(instance=PermissionProfile(team=membership.team))
     return render(request, T + "profile_form.html", {"form": form, "profile": None})
 
 
 @require_POST
-@manages_team
-def profile_create(request, membership):
+@member_required(perm=perms.MANAGE_TEAM)
+def profile_create(request):
+    membership = request.membership
     form = PermissionProfileForm(request.POST, instance=PermissionProfile(team=membership.team))
     if form.is_valid():
         try:
@@ -540,16 +543,18 @@ def profile_create(request, membership):
 
 
 @require_safe
-@manages_team
-def profile_edit(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def profile_edit(request, pk: int):
+    membership = request.membership
     profile = _owned(PermissionProfile, membership, pk)
     context = {"form": PermissionProfileForm(instance=profile), "profile": profile}
     return render(request, T + "profile_form.html", context)
 
 
 @require_POST
-@manages_team
-def profile_update(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def profile_update(request, pk: int):
+    membership = request.membership
     profile = _owned(PermissionProfile, membership, pk)
     form = PermissionProfileForm(request.POST, instance=profile)
     if form.is_valid():
@@ -567,16 +572,18 @@ def profile_update(request, membership, pk: int):
 
 
 @require_safe
-@manages_team
-def profile_delete_confirm(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def profile_delete_confirm(request, pk: int):
+    membership = request.membership
     profile = _owned(PermissionProfile, membership, pk)
     holders = list(profile.members.select_related("user"))
     return render(request, T + "profile_delete.html", {"profile": profile, "holders": holders})
 
 
 @require_POST
-@manages_team
-def profile_delete(request, membership, pk: int):
+@member_required(perm=perms.MANAGE_TEAM)
+def profile_delete(request, pk: int):
+    membership = request.membership
     profile = _owned(PermissionProfile, membership, pk)
     try:
         services.permission_profile_delete(actor=membership, profile=profile)

@@ -1,14 +1,18 @@
 """Ten identical posts at once make one contact: with an Idempotency-Key, and without one
-(dedup serialised per team and email). PostgreSQL, real threads, real commits."""
+(dedup serialised per team and email); ten copies of one signed webhook request, one
+delivery. PostgreSQL, real threads, real commits."""
 
+import json
 import threading
+import time
 
 import pytest
 from django.db import connections
 from django.test import Client
 
-from contacts.models import Contact, IdempotencyKey
-from contacts.tests.intake_helpers import LEAD, make_token, post_lead
+from contacts.intake import webhook_signature
+from contacts.models import Contact, IdempotencyKey, RejectedPayload, WebhookDelivery
+from contacts.tests.intake_helpers import LEAD, make_source, make_token, post_lead, post_webhook
 from routing.models import LogEvent, RoutingLog, RoutingStatus
 from routing.tests.helpers import rule
 from teams.tests.factories import UserFactory, make_member, make_team
@@ -19,6 +23,10 @@ N = 10
 
 
 def _post_at_once(token: str, **kwargs) -> list:
+    return _at_once(lambda client: post_lead(client, LEAD, token=token, **kwargs))
+
+
+def _at_once(send) -> list:
     barrier = threading.Barrier(N)
     responses, errors = [None] * N, []
 
@@ -26,7 +34,7 @@ def _post_at_once(token: str, **kwargs) -> list:
         try:
             client = Client()
             barrier.wait()
-            responses[i] = post_lead(client, LEAD, token=token, **kwargs)
+            responses[i] = send(client)
         except Exception as exc:
             errors.append(exc)
         finally:
@@ -80,3 +88,18 @@ def test_ten_identical_posts_without_key_dedup_to_one_contact(setup):
     assert RoutingLog.objects.filter(contact=contact, event=LogEvent.ASSIGNED).count() == 1
     assert RoutingLog.objects.filter(contact=contact, event=LogEvent.DEDUPLICATED).count() == N - 1
     assert contact.timeline.filter(kind="inquiry").count() == N  # the first one's, plus nine
+
+
+def test_ten_copies_of_one_signed_webhook_request_make_one_delivery(setup):
+    team, _ = setup
+    source = make_source(team)
+    body = json.dumps({"lead_id": "z-7", "email": "copy@example.net"}).encode()
+    signature = webhook_signature(secret=source.secret, body=body, timestamp=int(time.time()))
+
+    responses = _at_once(lambda client: post_webhook(client, source, body, signature=signature))
+
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] + [401] * (N - 1), codes
+    assert Contact.objects.filter(team=team).count() == 1
+    assert WebhookDelivery.objects.get().source == source
+    assert RejectedPayload.objects.filter(status=401).count() == N - 1

@@ -1,6 +1,6 @@
-"""Apps depend one way: teams, then contacts, then routing, then notifications, then the
-API. A lower app never imports a higher one (it announces what happened instead), and
-its migrations never depend on one."""
+"""Apps depend one way: teams, then contacts, then routing, then notifications, then
+Smart Plans, then property alerts (listings), then the API. A lower app never imports a
+higher one (it announces what happened instead), and its migrations never depend on one."""
 
 import ast
 from pathlib import Path
@@ -9,7 +9,7 @@ import pytest
 from django.db.migrations.loader import MigrationLoader
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["teams", "contacts", "routing", "notifications", "api"]
+ORDER = ["teams", "contacts", "routing", "notifications", "plans", "listings", "api"]
 
 
 def _imports(path: Path) -> set[str]:
@@ -42,7 +42,9 @@ def test_an_app_imports_no_app_above_it(app):
     assert wrong == {}
 
 
-@pytest.mark.parametrize("app", ["teams", "contacts", "routing", "notifications"])
+@pytest.mark.parametrize(
+    "app", ["teams", "contacts", "routing", "notifications", "plans", "listings"]
+)
 def test_migrations_depend_on_no_app_above(app, db):
     above = set(ORDER[ORDER.index(app) + 1 :])
     loader = MigrationLoader(None, ignore_no_migrations=True)

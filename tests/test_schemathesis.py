@@ -2,6 +2,7 @@
 operation, through the WSGI app, and not one server error."""
 
 import json
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -53,7 +54,9 @@ def _webhook_call(case, source):
         f"/api/v1/webhooks/{source.slug}",
         data=body,
         content_type="application/json",
-        HTTP_X_SWITCHBOARD_SIGNATURE=webhook_signature(secret=source.secret, body=body),
+        HTTP_X_SWITCHBOARD_SIGNATURE=webhook_signature(
+            secret=source.secret, body=body, timestamp=int(time.time())
+        ),
         **headers,
     )
 

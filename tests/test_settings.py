@@ -58,7 +58,9 @@ def test_settings_web_may_pool_but_worker_never_does(tmp_path):
 
 @pytest.mark.parametrize(("value", "expected"), [("0", False), ("false", False), ("1", True)])
 def test_settings_debug_from_env(tmp_path, value, expected):
-    assert settings_for({"DEBUG": value}, tmp_path=tmp_path)["debug"] is expected
+    # With DEBUG off the settings refuse to load without a strong key.
+    env = {"DEBUG": value, "SECRET_KEY": "k" * 40 + "0123456789"}
+    assert settings_for(env, tmp_path=tmp_path)["debug"] is expected
 
 
 def test_q_cluster_timeout_below_retry_and_finite_attempts(tmp_path):

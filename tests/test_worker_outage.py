@@ -48,6 +48,7 @@ def test_sweeper_and_log_prune_schedules_are_installed_by_setup_schedules():
         "routing-sweep",
         "routing-log-prune",
         "intake-prune",
+        "listings-alert-digests",
         "notifications-sweep",
         "notifications-digest",
     }

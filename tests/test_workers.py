@@ -47,6 +47,9 @@ class Workers:
             "DATABASE_URL": _database_url(),
             "DJANGO_SETTINGS_MODULE": "tests.settings_workers",
             "DEBUG": "0",
+            # Tasks are signed: the workers read them with the test process's key.
+            "SECRET_KEY": settings.SECRET_KEY,
+            "HTTPS": "0",  # the links they send point at a plain-HTTP SITE_URL
             "Q_SYNC": "0",
             **env,
         }

@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import time
 
 from contacts.intake import webhook_signature
 from contacts.models import LeadSource
@@ -46,10 +47,14 @@ def make_source(team, *, name="Zillow", slug="zillow", secret="s3cret-shared", *
     return LeadSource.objects.create(team=team, name=name, slug=slug, secret=secret, **fields)
 
 
-def post_webhook(client, source, data, *, secret=None, signature=None, **extra):
-    body = json.dumps(data).encode()
+def post_webhook(client, source, data, *, secret=None, signature=None, timestamp=None, **extra):
+    """Signed as a source signs it, at `timestamp` (default: now); or with `signature`."""
+    body = data if isinstance(data, bytes) else json.dumps(data).encode()
     if signature is None:
-        signature = webhook_signature(secret=secret or source.secret, body=body)
+        timestamp = int(time.time()) if timestamp is None else timestamp
+        signature = webhook_signature(
+            secret=secret or source.secret, body=body, timestamp=timestamp
+        )
     return client.post(
         f"/api/v1/webhooks/{source.slug}",
         data=body,

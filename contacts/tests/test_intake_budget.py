@@ -58,6 +58,7 @@ NAMES = [
     ("lead source", r'FROM "contacts_leadsource"'),
     ("rate limits", r'INSERT INTO "contacts_ratelimitcounter"'),
     ("key claim", r'INSERT INTO "contacts_idempotencykey"'),
+    ("signature claim", r'INSERT INTO "contacts_webhookdelivery"'),
     ("key read", r'FROM "contacts_idempotencykey"'),
     ("key done", r'UPDATE "contacts_idempotencykey"'),
     ("dedup lock", r"pg_advisory_xact_lock"),
@@ -183,6 +184,7 @@ def test_webhook_new_lead_budget(client, token, team):
         counted(ctx)
         == [
             "lead source",
+            "signature claim",  # remembered, so the same signed request is refused later
             "rate limits",  # the client IP and the lead source, once the signature is checked
             *NEW_LEAD[2:7],
             "source lead id",

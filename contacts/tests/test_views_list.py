@@ -79,9 +79,9 @@ def test_list_other_team_sees_none_of_ours(client, team, isa, outsider):
     assert "No contacts match." in response.text
 
 
-def test_list_member_without_team_is_forbidden(client, db):
+def test_list_member_without_team_is_not_found(client, db):
     client.force_login(UserFactory(username="loner"))
-    assert client.get(LIST).status_code == 403
+    assert client.get(LIST).status_code == 404
 
 
 # --- search, filters, pagination --------------------------------------------------------
@@ -101,21 +101,21 @@ def test_list_search_by_name_email_and_phone(client, team, owner, isa):
 def test_list_filters(client, team, owner, isa, closers):
     assigned_contact(team, isa, first_name="Assigned", status="active")
     ContactFactory(team=team, first_name="Received")
-    held = ContactFactory(team=team, first_name="Waiting")
+    held = ContactFactory(team=team, first_name="Heldback")
     ContactRouting.objects.filter(contact=held).update(status=RoutingStatus.HELD)
     moving = assigned_contact(team, closers[0], first_name="Moving")
     reassignment_start(
         actor=owner, contact=moving, group=reassignment_group(team, isa, method="next_up")
     )
     login(client, owner)
-    everyone = {"Assigned", "Received", "Waiting", "Moving"}
+    everyone = {"Assigned", "Received", "Heldback", "Moving"}
 
     def names(**params):
         text = client.get(LIST, params).text
         return {n for n in everyone if f">{n} " in text}
 
     assert names(routing_status="received") == {"Received"}
-    assert names(routing_status="held") == {"Waiting"}
+    assert names(routing_status="held") == {"Heldback"}
     assert names(routing_status="assigned") == {"Assigned", "Moving"}
     assert names(routing_status="reassigning") == {"Moving"}
     assert names(status="active") == {"Assigned"}

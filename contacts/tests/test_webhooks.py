@@ -1,20 +1,31 @@
-"""Lead-source webhooks: HMAC over the raw body, dedup on the source's own lead id."""
+"""Lead-source webhooks: HMAC over a timestamp and the raw body, replays refused, dedup
+on the source's own lead id."""
 
 import json
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
 
-from contacts.intake import webhook_signature, webhook_signature_valid
-from contacts.models import Contact, ExternalLead, LeadSource, RejectedPayload
+from contacts.intake import (
+    SignatureRefused,
+    VerifiedSignature,
+    intake_prune,
+    webhook_signature,
+    webhook_signature_verify,
+)
+from contacts.models import Contact, ExternalLead, LeadSource, RejectedPayload, WebhookDelivery
 from contacts.tests.intake_helpers import make_source, post_webhook
 from routing.models import LogEvent
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+T0_UNIX = int(T0.timestamp())
 LEAD = {"lead_id": "z-1001", "first_name": "Wes", "email": "wes@example.net", "zpid": 123}
+BODY = json.dumps(LEAD).encode()
 
 
 @pytest.fixture
@@ -70,13 +81,22 @@ def test_webhook_same_lead_id_from_another_source_is_its_own(client, source, tea
 
 @pytest.mark.parametrize(
     "signature",
-    ["", "sha256=deadbeef", "md5=00", "sha256=" + "0" * 64],
+    [
+        "",
+        "sha256=deadbeef",
+        "md5=00",
+        f"t={T0_UNIX}",
+        "v1=" + "0" * 64,
+        f"t={T0_UNIX},v1=" + "0" * 64,
+    ],
 )
 def test_webhook_bad_signature_is_401_and_kept(client, source, team, signature):
-    response = post_webhook(client, source, LEAD, signature=signature)
+    with time_machine.travel(T0, tick=False):
+        response = post_webhook(client, source, LEAD, signature=signature)
 
     assert response.status_code == 401
     assert not Contact.objects.exists()
+    assert not WebhookDelivery.objects.exists()
     rejected = RejectedPayload.objects.get()
     assert (rejected.status, rejected.team, rejected.source) == (401, team, source)
     assert '"z-1001"' in rejected.body
@@ -103,27 +123,183 @@ def test_webhook_signed_with_another_secret_is_401(client, source):
 
 
 def test_webhook_signature_covers_the_raw_body(client, source):
-    body = json.dumps(LEAD).encode()
-    signature = webhook_signature(secret=source.secret, body=body)
+    signature = webhook_signature(secret=source.secret, body=BODY, timestamp=T0_UNIX)
     # Same JSON, one more space: another body, so another signature.
-    response = client.post(
-        f"/api/v1/webhooks/{source.slug}",
-        data=body.replace(b": ", b":  "),
-        content_type="application/json",
-        HTTP_X_SWITCHBOARD_SIGNATURE=signature,
-    )
+    with time_machine.travel(T0, tick=False):
+        response = post_webhook(client, source, BODY.replace(b": ", b":  "), signature=signature)
 
     assert response.status_code == 401
+    assert response.json()["detail"].startswith("Bad signature")
 
 
-def test_webhook_signature_valid_compares_whole_header(source):
-    body = b"{}"
-    good = webhook_signature(secret=source.secret, body=body)
+def test_webhook_signature_covers_the_timestamp(client, source):
+    signed = webhook_signature(secret=source.secret, body=BODY, timestamp=T0_UNIX - 3600)
+    # A captured request sent an hour later under a fresh timestamp.
+    moved = signed.replace(f"t={T0_UNIX - 3600}", f"t={T0_UNIX}")
 
-    assert webhook_signature_valid(source=source, body=body, header=good)
-    assert webhook_signature_valid(source=source, body=body, header=f" {good} ")
-    assert not webhook_signature_valid(source=source, body=body, header=good[len("sha256=") :])
-    assert not webhook_signature_valid(source=source, body=body, header=good.upper())
+    with time_machine.travel(T0, tick=False):
+        response = post_webhook(client, source, BODY, signature=moved)
+
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("Bad signature")
+
+
+def test_webhook_replayed_request_is_refused_and_kept(client, source, team):
+    with time_machine.travel(T0, tick=False):
+        first = post_webhook(client, source, LEAD)
+    with time_machine.travel(T0 + timedelta(seconds=200), tick=False):
+        replay = post_webhook(client, source, LEAD, timestamp=T0_UNIX)
+        # The same lead signed afresh is a new delivery (deduplicated on its lead_id).
+        resent = post_webhook(client, source, LEAD)
+
+    assert first.status_code == 201
+    assert replay.status_code == 401
+    assert replay.json() == {
+        "detail": "This signed request was received before: sign each delivery, retries "
+        "included, with a fresh timestamp.",
+        "errors": [],
+    }
+    assert resent.status_code == 200
+    assert Contact.objects.count() == 1
+    assert RejectedPayload.objects.get().status == 401
+    assert WebhookDelivery.objects.filter(source=source).count() == 2
+
+
+def test_webhook_replays_do_not_use_up_the_source_rate_limit(client, source, settings):
+    settings.INTAKE_RATE_LIMIT_PER_TOKEN = 2  # per lead source
+    with time_machine.travel(T0, tick=False):
+        first = post_webhook(client, source, LEAD)
+        replays = [post_webhook(client, source, LEAD) for _ in range(3)]
+        other = post_webhook(client, source, {**LEAD, "lead_id": "z-2", "email": "b@example.net"})
+
+    assert first.status_code == 201
+    assert [r.status_code for r in replays] == [401] * 3
+    assert other.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("signed_at", "accepted"),
+    [
+        (T0 - timedelta(seconds=300), True),
+        (T0 + timedelta(seconds=300), True),
+        (T0 - timedelta(seconds=301), False),
+        (T0 + timedelta(seconds=301), False),
+        (T0 - timedelta(days=1), False),
+    ],
+)
+def test_webhook_timestamp_must_be_within_tolerance(client, source, signed_at, accepted):
+    with time_machine.travel(T0, tick=False):
+        response = post_webhook(client, source, LEAD, timestamp=int(signed_at.timestamp()))
+
+    if accepted:
+        assert response.status_code == 201
+    else:
+        assert response.status_code == 401
+        assert response.json()["detail"].startswith(
+            "The signature timestamp is outside the 300-second tolerance"
+        )
+        assert not Contact.objects.exists()
+
+
+def test_webhook_tolerance_follows_the_setting(client, source, settings):
+    settings.WEBHOOK_TOLERANCE_SECONDS = 60
+    with time_machine.travel(T0, tick=False):
+        late = post_webhook(client, source, LEAD, timestamp=T0_UNIX - 61)
+        in_time = post_webhook(client, source, LEAD, timestamp=T0_UNIX - 60)
+
+    assert late.status_code == 401
+    assert "60-second tolerance" in late.json()["detail"]
+    assert in_time.status_code == 201
+
+
+def test_webhook_old_signature_format_is_refused_with_the_new_one(client, source):
+    old = "sha256=" + webhook_signature(secret=source.secret, body=BODY, timestamp=0)[-64:]
+
+    response = post_webhook(client, source, BODY, signature=old)
+
+    assert response.status_code == 401
+    detail = response.json()["detail"]
+    assert "no longer accepted" in detail
+    assert "t=<unix seconds>,v1=<hex HMAC-SHA256" in detail
+
+
+def test_webhook_accepts_any_of_several_v1_signatures(client, source):
+    # A sender moving to a new secret signs with both until the source is updated.
+    old = webhook_signature(secret="old-secret", body=BODY, timestamp=T0_UNIX)
+    new = webhook_signature(secret=source.secret, body=BODY, timestamp=T0_UNIX)
+    header = f"{old},{new.split(',')[1]},v0=ignored"
+
+    with time_machine.travel(T0, tick=False):
+        response = post_webhook(client, source, BODY, signature=header)
+
+    assert response.status_code == 201
+
+
+def test_webhook_deliveries_pruned_once_outside_the_window(client, source):
+    with time_machine.travel(T0, tick=False):
+        post_webhook(client, source, LEAD)
+
+    assert intake_prune(now=T0 + timedelta(seconds=300))["webhook_deliveries"] == 0
+    assert intake_prune(now=T0 + timedelta(seconds=361))["webhook_deliveries"] == 1
+    assert not WebhookDelivery.objects.exists()
+    # Pruned, the old request still cannot come back: its timestamp is refused.
+    with time_machine.travel(T0 + timedelta(seconds=361), tick=False):
+        assert post_webhook(client, source, LEAD, timestamp=T0_UNIX).status_code == 401
+
+
+SECRET = "s3cret-shared"
+
+
+def _signed(timestamp: int = T0_UNIX, body: bytes = BODY) -> str:
+    return webhook_signature(secret=SECRET, body=body, timestamp=timestamp)
+
+
+@pytest.mark.parametrize(
+    ("header", "refusal"),
+    [
+        (None, "Missing X-Switchboard-Signature"),
+        ("  ", "Missing X-Switchboard-Signature"),
+        ("sha256=" + "0" * 64, "sha256=… (no timestamp) is no longer accepted"),
+        (_signed().split(",")[1], "needs one timestamp"),
+        (f"t=abc,{_signed().split(',')[1]}", "needs one timestamp"),
+        (f"t=-{T0_UNIX}," + _signed().split(",")[1], "needs one timestamp"),
+        (f"t={T0_UNIX},t={T0_UNIX},{_signed().split(',')[1]}", "needs one timestamp"),
+        (f"t={T0_UNIX}", "has no v1= signature"),
+        (_signed().upper(), "needs one timestamp"),
+        (_signed().replace("v1=", "V1="), "has no v1= signature"),
+        (_signed()[:-1], "Bad signature"),
+        (_signed(body=b"{}"), "Bad signature"),
+        (_signed(T0_UNIX + 1).replace(f"t={T0_UNIX + 1}", f"t={T0_UNIX}"), "Bad signature"),
+        (f"t={T0_UNIX},v1=é" + "0" * 63, "Bad signature"),
+        (_signed(T0_UNIX - 301).replace(f"t={T0_UNIX - 301}", f"t={T0_UNIX}"), "Bad signature"),
+        (_signed(T0_UNIX - 301), "outside the 300-second tolerance"),
+        (_signed(T0_UNIX + 301), "outside the 300-second tolerance"),
+        (_signed(10**12 - 1), "outside the 300-second tolerance"),
+    ],
+)
+def test_webhook_signature_verify_refusals(header, refusal):
+    with pytest.raises(SignatureRefused, match=re.escape(refusal)):
+        webhook_signature_verify(source=LeadSource(secret=SECRET), body=BODY, header=header, now=T0)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        _signed(),
+        f"  {_signed()}  ",
+        " , ".join(reversed(_signed().split(","))),
+        f"{_signed()},v1={'0' * 64}",
+        f"v0=legacy,{_signed()},x=y",
+        _signed(T0_UNIX - 300),
+    ],
+)
+def test_webhook_signature_verify_accepts(header):
+    verified = webhook_signature_verify(
+        source=LeadSource(secret=SECRET), body=BODY, header=header, now=T0
+    )
+
+    stamp = int(header.split("t=")[1].split(",")[0])
+    assert verified == VerifiedSignature(timestamp=stamp, digest=_signed(stamp)[-64:])
 
 
 @pytest.mark.parametrize("slug", ["nope", "zillow-off"])
@@ -154,8 +330,11 @@ def test_webhook_wrong_content_type_is_415(client, source):
 
 
 def test_webhook_replays_with_idempotency_key(client, source):
-    first = post_webhook(client, source, LEAD, HTTP_IDEMPOTENCY_KEY="delivery-7")
-    again = post_webhook(client, source, LEAD, HTTP_IDEMPOTENCY_KEY="delivery-7")
+    # A retry is signed afresh (a new timestamp); the key replays the first answer.
+    with time_machine.travel(T0, tick=False):
+        first = post_webhook(client, source, LEAD, HTTP_IDEMPOTENCY_KEY="delivery-7")
+    with time_machine.travel(T0 + timedelta(seconds=30), tick=False):
+        again = post_webhook(client, source, LEAD, HTTP_IDEMPOTENCY_KEY="delivery-7")
 
     assert (first.status_code, again.status_code) == (201, 201)
     assert again["Idempotent-Replayed"] == "true"
@@ -168,3 +347,14 @@ def test_webhook_body_too_large_is_413(client, source, settings):
 
     assert response.status_code == 413
     assert RejectedPayload.objects.get().source == source
+
+
+def test_tokens_page_explains_the_webhook_signature(client, owner, source, settings):
+    settings.WEBHOOK_TOLERANCE_SECONDS = 120
+    client.force_login(owner.user)
+
+    text = client.get(reverse("api_tokens")).content.decode()
+
+    assert f"/api/v1/webhooks/{source.slug}" in text
+    assert "X-Switchboard-Signature: t=&lt;unix seconds&gt;,v1=" in text
+    assert "more than 120 seconds from our clock" in text

@@ -197,7 +197,7 @@ def test_outbox_sweep_enqueues_due_rows_and_retries_stuck_sends(team, agent, cap
     rows(pk=other.pk).update(status=Status.SENDING, attempts=5, updated_at=now - timedelta(hours=1))
     with capture(execute=True):
         result = services.outbox_sweep(now=now)
-    assert result == {"enqueued": 0, "interrupted": 1, "given_up": 1}
+    assert result == {"enqueued": 0, "interrupted": 1, "given_up": 1, "released": 0}
     stuck.refresh_from_db()
     other.refresh_from_db()
     assert stuck.status == Status.PENDING
@@ -211,10 +211,12 @@ def test_outbox_sweep_enqueues_due_rows_and_retries_stuck_sends(team, agent, cap
             "enqueued": 1,
             "interrupted": 0,
             "given_up": 0,
+            "released": 0,
         }
     stuck.refresh_from_db()
     assert (stuck.status, stuck.attempts) == (Status.SENT, 2)
-    assert services.outbox_sweep(now=later) == {"enqueued": 0, "interrupted": 0, "given_up": 0}
+    quiet = {"enqueued": 0, "interrupted": 0, "given_up": 0, "released": 0}
+    assert services.outbox_sweep(now=later) == quiet
 
 
 def test_messages_retry_requeues_failed_rows(team, agent, settings, capture):
@@ -309,7 +311,8 @@ def test_welcome_uses_the_team_template_and_a_disabled_one_sends_nothing(
     contact = new_contact(team, capture, first_name="Eve", email="eve@example.net", phone="+1")
     [welcome] = emails_to("eve@example.net")
     assert welcome.subject == "Acme Realty: hello Eve"
-    assert welcome.body == "Alan (agent@example.com) will call you."
+    # The wording, then the one-click unsubscribe footer every contact-facing email has.
+    assert welcome.body.startswith("Alan (agent@example.com) will call you.\n\n--\nUnsubscribe: ")
     assert sms_outbox == []
     text = rows(contact=contact, kind=Kind.WELCOME_TEXT).get()
     assert (text.status, text.last_error) == (Status.SKIPPED, "the team turned this message off")

@@ -32,7 +32,7 @@ def test_schedules_for_sweep_and_digest_are_installed_by_setup_schedules():
 
 @pytest.mark.django_db
 def test_tasks_call_their_services():
-    assert tasks.sweep() == {"enqueued": 0, "interrupted": 0, "given_up": 0}
+    assert tasks.sweep() == {"enqueued": 0, "interrupted": 0, "given_up": 0, "released": 0}
     assert tasks.send_digests() == 0
     assert tasks.deliver(123456) == "not due"
     assert tasks.deliver_ids([123456]) == {"not due": 1}

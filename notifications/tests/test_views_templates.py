@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
@@ -265,7 +266,7 @@ def test_auto_message_saved_wording_is_what_the_contact_gets(owner_client, team,
 
     [welcome] = emails_to("jo@example.net")
     assert welcome.subject == "Hello from Alan Agent"
-    assert welcome.body == "Hello!"
+    assert welcome.body.startswith("Hello!\n\n--\nUnsubscribe: ")
 
 
 def test_auto_message_template_save_checks_actor_and_template(agent, owner):
@@ -279,7 +280,7 @@ def test_auto_message_template_save_checks_actor_and_template(agent, owner):
 
 
 def test_auto_message_template_reset_refuses_other_team(outsider, saved):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Http404):
         auto_message_template_reset(actor=outsider, template=saved)
     assert AutoMessageTemplate.objects.filter(pk=saved.pk).exists()
 

@@ -7,7 +7,14 @@ the other modules hold its parts: working hours, criteria, sources and candidate
 and the rotation.
 """
 
-from routing.engine.criteria import ContactFacts, Criteria, CriterionResult, match_criteria
+from routing.engine.criteria import (
+    ContactFacts,
+    Criteria,
+    CriterionResult,
+    SourceBucket,
+    match_criteria,
+    pool_bucket,
+)
 from routing.engine.decide import (
     ASSIGN,
     FELL_THROUGH,
@@ -19,6 +26,9 @@ from routing.engine.decide import (
     OFFER,
     OWNER_HOW,
     SKIPPED,
+    STAY,
+    WAIT,
+    WAITING,
     Decision,
     Distribution,
     Step,
@@ -51,6 +61,7 @@ from teams.plans import (
     ASSIGN_DIRECTLY,
     BLAST,
     LEAST_OPEN,
+    MANUAL,
     METHOD_LABELS,
     NEXT_UP,
     PLAN_METHODS,
@@ -60,11 +71,12 @@ from teams.plans import (
 
 __all__ = [
     "ASSIGN", "ASSIGN_DIRECTLY", "BLAST", "FELL_THROUGH", "GROUP", "HELD", "HOLD",
-    "LEAST_OPEN", "MATCHED", "METHOD_LABELS", "NEXT_UP", "NOBODY", "NOT_MATCHED", "OFFER",
-    "OWNER_HOW", "PLAN_METHODS", "REASON_SHORT", "REASON_TEXT", "ROUND_ROBIN", "RULE", "SKIPPED",
-    "TEMPORARY", "Candidate", "ContactFacts", "Criteria", "CriterionResult", "Decision",
-    "Distribution", "Live", "Skip", "SkipReason", "Source", "Step", "TeamRules", "WorkingHours",
-    "advance", "default_rule_pool", "distribute", "eligibility", "match_criteria", "method_allowed",
-    "pick_least_open", "pick_round_robin", "reachable", "reassign", "route", "screen",
+    "LEAST_OPEN", "MANUAL", "MATCHED", "METHOD_LABELS", "NEXT_UP", "NOBODY", "NOT_MATCHED",
+    "OFFER", "OWNER_HOW", "PLAN_METHODS", "REASON_SHORT", "REASON_TEXT", "ROUND_ROBIN", "RULE",
+    "SKIPPED", "STAY", "TEMPORARY", "WAIT", "WAITING", "Candidate", "ContactFacts", "Criteria",
+    "CriterionResult", "Decision", "Distribution", "Live", "Skip", "SkipReason", "Source",
+    "SourceBucket", "Step", "TeamRules", "WorkingHours", "advance", "default_rule_pool",
+    "distribute", "eligibility", "match_criteria", "method_allowed", "pick_least_open",
+    "pick_round_robin", "pool_bucket", "reachable", "reassign", "route", "screen",
     "unavailable_summary", "within_hours",
 ]  # fmt: skip

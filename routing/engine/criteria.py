@@ -12,6 +12,14 @@ from routing.engine.hours import WorkingHours, within_hours
 
 
 @dataclass(frozen=True)
+class SourceBucket:
+    """A bucket a lead pool (a rule with source buckets) takes its contacts from."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
 class ContactFacts:
     source: str = ""
     contact_type: str = ""
@@ -24,6 +32,7 @@ class ContactFacts:
     has_phone: bool = False
     has_email: bool = False
     created_at: datetime | None = None
+    buckets: frozenset[int] = frozenset()  # the ids of the buckets it is placed in
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class Criteria:
     require_phone: bool = False
     require_email: bool = False
     working_hours: WorkingHours | None = None
+    source_buckets: tuple[SourceBucket, ...] = ()  # set: the rule is a lead pool
 
     @cached_property
     def is_empty(self) -> bool:
@@ -58,12 +68,17 @@ class Criteria:
             "tags_any": frozenset(map(_norm, self.tags_any)),
         }
 
+    @cached_property
+    def bucket_ids(self) -> frozenset[int]:
+        return frozenset(b.id for b in self.source_buckets)
+
 
 @dataclass(frozen=True)
 class CriterionResult:
     matched: bool
     criterion: str = ""
     reason: str = ""
+    bucket: str = ""  # a lead pool that matched: the source bucket the contact is in
 
 
 def _norm(value: str) -> str:
@@ -134,6 +149,25 @@ def _check_tags(criteria: Criteria, contact: ContactFacts) -> CriterionResult | 
     return None
 
 
+def pool_bucket(
+    criteria: Criteria, contact: ContactFacts, prefer: int | None = None
+) -> SourceBucket | None:
+    """The lead pool's source bucket the contact is in (`prefer` first: the bucket it
+    was just placed in), or None."""
+    found = [b for b in criteria.source_buckets if b.id in contact.buckets]
+    return next((b for b in found if b.id == prefer), found[0] if found else None)
+
+
+def _check_buckets(criteria: Criteria, contact: ContactFacts) -> CriterionResult | None:
+    if not criteria.source_buckets or criteria.bucket_ids & contact.buckets:
+        return None
+    names = [b.name for b in criteria.source_buckets]
+    plural = "s" if len(names) > 1 else ""
+    return CriterionResult(
+        False, "source_bucket", f"not placed in its source bucket{plural}: {_listing(names)}"
+    )
+
+
 def _list_checks(criteria: Criteria, contact: ContactFacts) -> Iterable[CriterionResult | None]:
     empty_ok = criteria.location_match == "empty_or_match"
     norm = criteria.normalized
@@ -154,11 +188,18 @@ def _list_checks(criteria: Criteria, contact: ContactFacts) -> Iterable[Criterio
     yield _check_tags(criteria, contact)
 
 
-def match_criteria(criteria: Criteria, contact: ContactFacts, now: datetime) -> CriterionResult:
-    """The first criterion the contact fails, in a fixed order, or a match."""
+def match_criteria(
+    criteria: Criteria, contact: ContactFacts, now: datetime, *, prefer_bucket: int | None = None
+) -> CriterionResult:
+    """The first criterion the contact fails, in a fixed order, or a match.
+
+    A lead pool's source buckets come first; its match names the source bucket the
+    contact is in (`prefer_bucket` when it is one of them)."""
     if criteria.is_empty:
         return CriterionResult(True, "", "no criteria: matches every contact")
-    failed = next((c for c in _list_checks(criteria, contact) if c is not None), None)
+    failed = _check_buckets(criteria, contact) or next(
+        (c for c in _list_checks(criteria, contact) if c is not None), None
+    )
     if failed:
         return failed
     if criteria.require_phone and not contact.has_phone:
@@ -170,4 +211,5 @@ def match_criteria(criteria: Criteria, contact: ContactFacts, now: datetime) -> 
         return CriterionResult(
             False, "working_hours", f"created outside the rule's working hours ({hours.describe()})"
         )
-    return CriterionResult(True, "", "matched all criteria")
+    via = pool_bucket(criteria, contact, prefer_bucket)
+    return CriterionResult(True, "", "matched all criteria", via.name if via else "")

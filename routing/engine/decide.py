@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from routing.engine.criteria import ContactFacts, match_criteria
+from routing.engine.criteria import ContactFacts, match_criteria, pool_bucket
 from routing.engine.rotation import pick_least_open, pick_round_robin
 from routing.engine.sources import (
     GROUP,
@@ -33,6 +33,7 @@ from teams.plans import (
     ASSIGN_DIRECTLY,
     BLAST,
     LEAST_OPEN,
+    MANUAL,
     METHOD_LABELS,
     NEXT_UP,
     ROUND_ROBIN,
@@ -43,6 +44,8 @@ ASSIGN = "assign"
 OFFER = "offer"
 HOLD = "hold"
 NOBODY = "nobody"
+WAIT = "wait"  # a Manual lead pool: unassigned until an admin assigns it
+STAY = "stay"  # placed in a bucket whose lead pools could not take it: it keeps its Agent
 
 # What happened at one source on the way to the decision.
 MATCHED = "matched"  # criteria matched (or resumed there) and it distributed the contact
@@ -50,6 +53,7 @@ NOT_MATCHED = "not_matched"
 SKIPPED = "skipped"  # paused, not in the plan, or already tried for this contact
 FELL_THROUGH = "fell_through"  # matched, but nobody in it could take the contact
 HELD = "held"
+WAITING = "waiting"  # matched a Manual lead pool: it waits there for an admin
 
 OWNER_HOW = "fallback to the team owner: no rule could take the contact"
 
@@ -86,6 +90,11 @@ class TeamRules:
         """The Default Rule with only the members who are in no earlier rule."""
         return default_rule_pool(self.default, self.ordered) if self.default else None
 
+    @cached_property
+    def bucket_names(self) -> dict[int, str]:
+        """Every lead pool's source buckets: id → name."""
+        return {b.id: b.name for r in self.rules for b in r.criteria.source_buckets}
+
     def name(self, membership_id: int | None) -> str:
         if membership_id is None:
             return "nobody"
@@ -120,6 +129,7 @@ class Step:
     skipped: tuple[Skip, ...] = ()  # members who could not take it, each with the reason
     available: int = 0  # members who could (one of them got it, or all of them for a blast)
     note: str = ""  # what came of it: "nobody in this rule could take the contact", …
+    bucket: str = ""  # a lead pool: the source bucket the contact came through
 
 
 @dataclass(frozen=True)
@@ -146,9 +156,10 @@ class Distribution:
 class Decision:
     """What to do with a contact, and why."""
 
-    action: str  # ASSIGN, OFFER, HOLD or NOBODY
+    action: str  # ASSIGN, OFFER, HOLD, WAIT, STAY or NOBODY
     source: Source | None = None  # None: the team owner fallback, or a manual assignment
-    member_id: int | None = None  # ASSIGN: the new primary Agent; OFFER: the Next Up recipient
+    # ASSIGN: the new primary Agent; OFFER: the Next Up recipient; STAY: the Agent it keeps
+    member_id: int | None = None
     recipients: tuple[int, ...] = ()  # OFFER: everyone who may claim it
     offer_kind: str = ""  # NEXT_UP or BLAST
     deadline: datetime | None = None  # OFFER: claim by
@@ -284,6 +295,8 @@ def route(
     resume: int | None = None,
     resume_reason: str = "continues in this rule",
     held_since: datetime | None = None,
+    placed_in: int | None = None,
+    current: int | None = None,
 ) -> Decision:
     """Route a contact through the team's rules.
 
@@ -292,12 +305,29 @@ def route(
     Next Up offer, or a hold), tried first whatever the rules' order or pause state
     is now; only when nobody left in it can take the contact does it move on.
     `held_since`: when the contact started waiting in `resume`'s queue.
+    `placed_in`: the bucket the contact was just placed in. Only the lead pools with
+    it as a source bucket are tried, in the rules' order; when none of them takes the
+    contact, one with an Agent (`current`) stays with them, and one without goes on
+    through the rules as a new contact would.
     """
     steps: list[Step] = []
     tried = set(tried)
     lapsed = frozenset(lapsed)
 
-    def attempt(rule: Source, reason: str, criterion: str = "") -> Decision | None:
+    def attempt(
+        rule: Source, reason: str, criterion: str = "", bucket: str = ""
+    ) -> Decision | None:
+        if rule.method == MANUAL:
+            # An admin assigns it by hand: nobody's availability matters here.
+            steps.append(Step(RULE, rule.id, rule.name, WAITING, reason, criterion, bucket=bucket))
+            return Decision(
+                WAIT,
+                source=rule,
+                held_since=now,
+                reason=f"waiting in pool “{rule.name}” for an admin to assign",
+                steps=tuple(steps),
+                tried=frozenset(tried),
+            )
         dist = distribute(rule, now, live, lapsed=lapsed)
         if not dist.nobody:
             step = Step(
@@ -309,6 +339,7 @@ def route(
                 criterion,
                 dist.skipped,
                 dist.available,
+                bucket=bucket,
             )
             return _distributed(rule, dist, step, steps, now, team, frozenset(tried))
         since = held_since if rule.id == resume and held_since else now
@@ -317,7 +348,16 @@ def route(
             summary = unavailable_summary(dist.skipped)
             if now < until:
                 steps.append(
-                    Step(RULE, rule.id, rule.name, HELD, reason, criterion, dist.skipped, 0, "")
+                    Step(
+                        RULE,
+                        rule.id,
+                        rule.name,
+                        HELD,
+                        reason,
+                        criterion,
+                        dist.skipped,
+                        bucket=bucket,
+                    )
                 )
                 return Decision(
                     HOLD,
@@ -332,10 +372,40 @@ def route(
         else:
             note = "nobody in this rule could take the contact"
         steps.append(
-            Step(RULE, rule.id, rule.name, FELL_THROUGH, reason, criterion, dist.skipped, 0, note)
+            Step(
+                RULE,
+                rule.id,
+                rule.name,
+                FELL_THROUGH,
+                reason,
+                criterion,
+                dist.skipped,
+                note=note,
+                bucket=bucket,
+            )
         )
         tried.add(rule.id)
         return None
+
+    def visit(rule: Source) -> Decision | None:
+        """A rule in its turn: skipped, not matched, or tried."""
+        skip = (
+            "rule is paused"
+            if rule.is_paused
+            else _gate(rule, team.plan)
+            or ("already tried for this contact" if rule.id in tried else None)
+        )
+        if skip:
+            steps.append(Step(RULE, rule.id, rule.name, SKIPPED, skip))
+            return None
+        result = match_criteria(rule.criteria, contact, now, prefer_bucket=placed_in)
+        if not result.matched:
+            steps.append(
+                Step(RULE, rule.id, rule.name, NOT_MATCHED, result.reason, result.criterion)
+            )
+            return None
+        # Rule order is priority: later rules are not even evaluated.
+        return attempt(rule, result.reason, result.criterion, result.bucket)
 
     if resume is not None and resume in team.by_id:
         rule = team.by_id[resume]
@@ -345,29 +415,35 @@ def route(
             tried.add(rule.id)
         else:
             pool = team.default_pool if rule.is_default else rule
-            decision = attempt(pool, resume_reason)
+            via = pool_bucket(rule.criteria, contact, placed_in)
+            decision = attempt(pool, resume_reason, bucket=via.name if via else "")
             if decision:
                 return decision
-    for rule in team.ordered:
-        if rule.id in tried and rule.id == resume:
-            continue  # its step is already written
-        skip = (
-            "rule is paused"
-            if rule.is_paused
-            else _gate(rule, team.plan)
-            or ("already tried for this contact" if rule.id in tried else None)
-        )
-        if skip:
-            steps.append(Step(RULE, rule.id, rule.name, SKIPPED, skip))
-            continue
-        result = match_criteria(rule.criteria, contact, now)
-        if not result.matched:
-            steps.append(
-                Step(RULE, rule.id, rule.name, NOT_MATCHED, result.reason, result.criterion)
+    visited: set[int] = set()
+    if placed_in is not None:
+        for rule in team.ordered:
+            if placed_in not in rule.criteria.bucket_ids:
+                continue
+            visited.add(rule.id)
+            if rule.id in tried and rule.id == resume:
+                continue  # its step is already written
+            decision = visit(rule)
+            if decision:
+                return decision
+        if current is not None:
+            bucket = team.bucket_names.get(placed_in, "")
+            return Decision(
+                STAY,
+                member_id=current,
+                reason=f"no lead pool of bucket “{bucket}” could take it: "
+                f"stays with {team.name(current)}",
+                steps=tuple(steps),
+                tried=frozenset(tried),
             )
-            continue
-        # Rule order is priority: later rules are not even evaluated.
-        decision = attempt(rule, result.reason, result.criterion)
+    for rule in team.ordered:
+        if rule.id in visited or (rule.id in tried and rule.id == resume):
+            continue  # its step is already written
+        decision = visit(rule)
         if decision:
             return decision
     default = team.default

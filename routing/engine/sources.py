@@ -116,21 +116,32 @@ class Source:
         return METHOD_LABELS.get(self.method, self.method)
 
     @property
+    def is_pool(self) -> bool:
+        """A lead pool: a rule with source buckets."""
+        return bool(self.criteria.source_buckets)
+
+    @property
+    def _noun(self) -> str:
+        if self.kind == GROUP:
+            return "reassignment group"
+        return "lead pool" if self.is_pool else "rule"
+
+    @property
     def log_name(self) -> str:
         """How the routing log names it."""
         return self.name if self.kind == RULE else f"Reassignment group “{self.name}”"
 
     @property
     def described(self) -> str:
-        """In a sentence: rule “Zillow” / reassignment group “ISA handoff”."""
-        return f"{'rule' if self.kind == RULE else 'reassignment group'} “{self.name}”"
+        """In a sentence: rule “Zillow” / lead pool “Open house” / reassignment group “ISA”."""
+        return f"{self._noun} “{self.name}”"
 
     @property
     def how(self) -> str:
         """The timeline's wording for a contact this source distributed."""
         if self.kind == RULE:
-            return f"{self.label} (rule “{self.name}”)"
-        return f"{self.label} via reassignment group “{self.name}”"
+            return f"{self.label} ({self.described})"
+        return f"{self.label} via {self.described}"
 
     @cached_property
     def candidate_ids(self) -> frozenset[int]:

@@ -22,6 +22,7 @@ from routing.engine import (
     BLAST,
     FELL_THROUGH,
     LEAST_OPEN,
+    MANUAL,
     MATCHED,
     NEXT_UP,
     NOBODY,
@@ -108,10 +109,10 @@ def team(rules, *, plan: str = "basic", owner: int | None = None) -> TeamRules:
 
 # --- plans -------------------------------------------------------------------------------------
 
-ALL_METHODS = (ROUND_ROBIN, LEAST_OPEN, ASSIGN_DIRECTLY, NEXT_UP, BLAST)
+ALL_METHODS = (ROUND_ROBIN, LEAST_OPEN, ASSIGN_DIRECTLY, MANUAL, NEXT_UP, BLAST)
 ALLOWED = {
-    "basic": {ROUND_ROBIN, LEAST_OPEN, ASSIGN_DIRECTLY},
-    "pro": {ROUND_ROBIN, LEAST_OPEN, ASSIGN_DIRECTLY, NEXT_UP},
+    "basic": {ROUND_ROBIN, LEAST_OPEN, ASSIGN_DIRECTLY, MANUAL},
+    "pro": {ROUND_ROBIN, LEAST_OPEN, ASSIGN_DIRECTLY, MANUAL, NEXT_UP},
     "premier": set(ALL_METHODS),
 }
 

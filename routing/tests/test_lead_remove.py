@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 
 from contacts.models import ContactStatus
 from contacts.tests.factories import ContactFactory
@@ -94,7 +95,7 @@ def test_lead_remove_needs_manage_lead_distribution(team, agent):
 def test_lead_remove_refuses_another_teams_contact(team, outsider):
     contact = ContactFactory(team=team)
 
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Http404):
         lead_remove(actor=outsider, contact=contact)
 
     contact.refresh_from_db()

@@ -1,5 +1,6 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 
 from routing.models import RoutingRule
 from routing.rules import (
@@ -26,19 +27,21 @@ def test_rule_create_appends_above_default_rule(team, owner):
     assert names(team) == ["One", "Two", "Default Rule"]
 
 
-@pytest.mark.parametrize("persona", ["agent", "outsider"])
-def test_rule_writes_refused_without_rule_management(team, persona, request):
+@pytest.mark.parametrize(
+    ("persona", "refusal"), [("agent", PermissionDenied), ("outsider", Http404)]
+)
+def test_rule_writes_refused_without_rule_management(team, persona, refusal, request):
     actor = request.getfixturevalue(persona)
     existing = rule(team, "Existing")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(refusal):
         rule_create(actor=actor, team=team, name="Nope")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(refusal):
         rule_update(actor=actor, rule=existing, name="Renamed")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(refusal):
         rule_reorder(actor=actor, team=team, rule_ids=[existing.pk])
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(refusal):
         rule_delete(actor=actor, rule=existing)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(refusal):
         rule_copy(actor=actor, rule=existing)
     assert names(team) == ["Existing", "Default Rule"]
 

@@ -5,6 +5,7 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 
 from contacts.services import activity_log
@@ -22,7 +23,7 @@ from routing.offers import offer_claim, offers_sweep
 from routing.route import contact_route
 from routing.rules import AssigneeSpec, rule_set_assignees, rule_update
 from routing.sweeps import waiting_sweep
-from routing.tests.helpers import agent_of, log_lines, new_contact, rule
+from routing.tests.helpers import agent_of, assigned_contact, log_lines, new_contact, rule
 from routing.writer import routing_backoff
 from teams.models import AgentTag
 from teams.tests.factories import make_member
@@ -190,6 +191,19 @@ def test_next_up_claimed_by_contacting(team, agents, capture, kind):
     assert contact.last_contacted_at is not None
 
 
+def test_last_contacted_counts_only_the_assigned_owners_activity(team, agents, owner):
+    contact = assigned_contact(team, agents[0])
+
+    activity_log(contact=contact, membership=owner, kind="note", body="Called the office")
+    contact.refresh_from_db()
+    assert contact.last_contacted_at is None  # the owner's note is on the timeline only
+    assert contact.timeline.filter(kind="activity_note").exists()
+
+    activity_log(contact=contact, membership=agents[0], kind="call")
+    contact.refresh_from_db()
+    assert contact.last_contacted_at is not None
+
+
 def test_next_up_activity_by_someone_else_does_not_claim(team, agents, capture):
     rule(team, "Next up", *agents, method="next_up")
     contact = new_contact(team, capture)
@@ -333,7 +347,7 @@ def test_assign_directly_needs_lead_distribution_permission(
 
 def test_assign_directly_refuses_other_team_member(team, outsider, capture):
     contact = new_contact(team, capture)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Http404):
         contact_assign_directly(actor=None, contact=contact, membership=outsider)
 
 

@@ -120,10 +120,10 @@ def test_rule_pages_anonymous_redirects_to_login(client, rules, url):
     assert response.url == f"{reverse('login')}?next={target}"
 
 
-def test_rule_pages_member_of_no_team_gets_403(client, db):
+def test_rule_pages_member_of_no_team_gets_404(client, db):
     client.force_login(UserFactory(username="loner"))
 
-    assert client.get(LIST).status_code == 403
+    assert client.get(LIST).status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -226,7 +226,7 @@ def test_simulator_invalid_price_shows_error(client, owner):
     assert response.context["simulation"] is None
 
 
-def test_simulator_member_of_no_team_gets_403(client, db):
+def test_simulator_member_of_no_team_gets_404(client, db):
     client.force_login(UserFactory(username="loner"))
 
-    assert client.get(SIMULATOR).status_code == 403
+    assert client.get(SIMULATOR).status_code == 404

@@ -31,9 +31,26 @@
     update();
   }
 
+  // A rule with source buckets is a lead pool: its active toggle says so.
+  function trackPool(form) {
+    var boxes = form.querySelectorAll("input[name=source_buckets]");
+    var label = form.querySelector("label[for=id_is_active]");
+    if (!boxes.length || !label) return;
+    function update() {
+      var pool = Array.prototype.some.call(boxes, function (box) {
+        return box.checked;
+      });
+      label.textContent = pool ? "Lead Pool is active" : "Rule is active";
+    }
+    boxes.forEach(function (box) {
+      box.addEventListener("change", update);
+    });
+  }
+
   htmx.onLoad(function (content) {
     content.querySelectorAll("[data-sortable]").forEach(initSortable);
     content.querySelectorAll("form[data-rule-form]").forEach(trackMethod);
+    content.querySelectorAll("form[data-rule-form]").forEach(trackPool);
   });
 
   // The list comes back as 400/409 with an error message when the server refuses an

@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
+from django.http import Http404
 from django.urls import reverse
 
 from teams.models import ApiToken
@@ -102,7 +103,7 @@ def test_create_duplicate_active_name_is_an_error(client, owner):
 def test_create_service_checks_the_actor(agent, owner, outsider):
     with pytest.raises(PermissionDenied):
         api_token_create(actor=agent, team=agent.team, name="x")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Http404):
         api_token_create(actor=outsider, team=owner.team, name="x")
     with pytest.raises(ValidationError):
         api_token_create(actor=owner, team=owner.team, name="x", access="root")

@@ -1,10 +1,11 @@
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 
+from teams import access
 from teams import permissions as perms
-from teams.models import PermissionProfile, Role
-from teams.selectors import teams_for_user
+from teams.models import Membership, PermissionProfile, Role
+from teams.selectors import membership_for
 from teams.services import membership_update, permission_profile_save
 from teams.tests.factories import PermissionProfileFactory, UserFactory, make_member
 
@@ -12,11 +13,9 @@ ALL = frozenset(perms.ALL_PERMISSIONS)
 
 
 def _granted(membership) -> set[str]:
-    """What guardian answers, the way views and services ask."""
-    user = membership.user
-    return {
-        perm for perm in perms.ALL_PERMISSIONS if user.has_perm(f"teams.{perm}", membership.team)
-    }
+    """What the member may do as the next request sees it (the row loaded again)."""
+    fresh = Membership.objects.select_related("permission_profile").get(pk=membership.pk)
+    return {perm for perm in perms.ALL_PERMISSIONS if access.has_perm(fresh, perm)}
 
 
 def _all_on_profile(team) -> PermissionProfile:
@@ -75,7 +74,7 @@ def test_effective_permissions_deactivated_member_none(admin_member):
     assert _granted(admin_member) == set()
 
 
-def test_membership_update_promotion_syncs_grants(team, agent):
+def test_membership_update_promotion_grants_at_once(team, agent):
     membership_update(
         actor=None, membership=agent, role=Role.ADMIN, permission_profile=_all_on_profile(team)
     )
@@ -83,7 +82,7 @@ def test_membership_update_promotion_syncs_grants(team, agent):
     assert _granted(agent) == ALL
 
 
-def test_permission_profile_save_resyncs_guardian_grants(team, agent, admin_member):
+def test_permission_profile_save_changes_what_members_may_do(team, agent, admin_member):
     profile = agent.permission_profile
     profile.view_routing_logs = True
     profile.manage_routing_rules = True
@@ -98,7 +97,7 @@ def test_permission_profile_save_resyncs_guardian_grants(team, agent, admin_memb
     assert _granted(agent) == {perms.VIEW_CONTACTS}
 
 
-def test_permission_profile_save_resyncs_only_its_members(team, agent, admin_member):
+def test_permission_profile_save_changes_only_its_members(team, agent, admin_member):
     admin_profile = admin_member.permission_profile
     admin_profile.manage_team = False
 
@@ -114,50 +113,29 @@ def test_permission_profile_save_needs_manage_team(agent):
 
 
 def test_permission_profile_save_refuses_other_team(outsider, agent):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Http404):
         permission_profile_save(actor=outsider, profile=agent.permission_profile)
 
 
 def test_outsider_has_no_perms_on_team(team, outsider):
     assert _granted(outsider) == ALL  # on their own team
-    assert not any(outsider.user.has_perm(f"teams.{perm}", team) for perm in perms.ALL_PERMISSIONS)
+    with pytest.raises(Http404):
+        access.require_perm(outsider, perms.VIEW_CONTACTS, team_id=team.pk)
 
 
-def test_global_permission_grants_nothing_on_a_team(team, db):
-    user = UserFactory(username="global")
-    user.user_permissions.add(Permission.objects.get(codename="manage_routing_rules"))
+def test_django_permissions_grant_nothing_on_a_team(team, db):
+    user = UserFactory(username="global", is_staff=True, is_superuser=True)
 
-    assert user.has_perm("teams.manage_routing_rules")  # model-level, from ModelBackend
-    assert not user.has_perm("teams.manage_routing_rules", team)
-    assert list(teams_for_user(user=user, perm="manage_routing_rules")) == []
-
-
-def test_teams_for_user_lists_the_member_teams(team, agent, outsider):
-    assert list(teams_for_user(user=agent.user)) == [team]
-    assert list(teams_for_user(user=outsider.user)) == [outsider.team]
+    assert user.has_perm("auth.change_user")  # Django's own, for the admin
+    assert membership_for(user=user) is None
+    assert not any(access.has_perm(None, perm) for perm in perms.ALL_PERMISSIONS)
 
 
-def test_teams_for_user_by_permission(team, owner, agent):
-    assert list(teams_for_user(user=owner.user, perm="manage_routing_rules")) == [team]
-    assert list(teams_for_user(user=agent.user, perm="manage_routing_rules")) == []
+def test_a_member_of_two_teams_holds_each_teams_permissions(team, agent, outsider):
+    second = make_member(outsider.team, role=Role.ADMIN, user=agent.user)
 
-
-def test_teams_for_user_two_teams(team, agent, outsider):
-    make_member(outsider.team, role=Role.AGENT, user=agent.user)
-
-    assert set(teams_for_user(user=agent.user)) == {team, outsider.team}
-
-
-def test_teams_for_user_skips_deactivated_membership(agent):
-    membership_update(actor=None, membership=agent, is_active=False)
-
-    assert list(teams_for_user(user=agent.user)) == []
-
-
-def test_teams_for_user_superuser_outside_team_gets_nothing(team):
-    staff = UserFactory(username="staff", is_staff=True, is_superuser=True)
-
-    assert list(teams_for_user(user=staff)) == []
+    assert _granted(agent) == {perms.VIEW_CONTACTS}
+    assert _granted(second) == ALL
 
 
 @pytest.mark.parametrize(

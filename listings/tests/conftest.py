@@ -1,0 +1,10 @@
+import pytest
+
+from notifications.tests.fixtures import no_push_keys, sms_outbox
+
+__all__ = ["no_push_keys", "sms_outbox"]
+
+
+@pytest.fixture(autouse=True)
+def _texts_in_memory(sms_outbox, no_push_keys):
+    """No test here prints texts or reaches a push service."""
