@@ -392,10 +392,16 @@ class Bucket(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
+            # Two partial constraints rather than NULLS NOT DISTINCT, which SQLite lacks.
+            models.UniqueConstraint(
+                fields=["team", "name"],
+                condition=Q(owner__isnull=True),
+                name="bucket_unique_team_name",
+            ),
             models.UniqueConstraint(
                 fields=["team", "owner", "name"],
-                name="bucket_unique_name",
-                nulls_distinct=False,
+                condition=Q(owner__isnull=False),
+                name="bucket_unique_own_name",
             ),
         ]
 

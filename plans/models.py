@@ -53,10 +53,17 @@ class Plan(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
+            # Two partial constraints rather than NULLS NOT DISTINCT, which SQLite lacks.
+            models.UniqueConstraint(
+                fields=["team", "name"],
+                condition=Q(owner__isnull=True),
+                name="plan_unique_library_name",
+                violation_error_message="There is already a plan with that name here.",
+            ),
             models.UniqueConstraint(
                 fields=["team", "owner", "name"],
-                name="plan_unique_name",
-                nulls_distinct=False,
+                condition=Q(owner__isnull=False),
+                name="plan_unique_own_name",
                 violation_error_message="There is already a plan with that name here.",
             ),
         ]
