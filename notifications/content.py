@@ -244,24 +244,35 @@ def _auto_message(message: OutboxMessage):
     return rendered
 
 
-def build_welcome_email(message: OutboxMessage, now: datetime):
-    """Sent as the Agent: their name on the site's address, replies go to them."""
-    contact = message.contact
+def _contact_address(contact) -> str:
+    """Where an email to the contact goes, unless they unsubscribed or have none."""
     if contact.unsubscribed_at is not None:
         raise Skip("the contact unsubscribed")
     address = contact.email.strip()
     if not address:
         raise Skip("the contact has no email address")
-    rendered = _auto_message(message)
-    agent = message.membership
-    reply_to = [agent.user.email] if agent.user.email else []
+    return address
+
+
+def _email_as_agent(contact, agent: Membership, *, subject: str, body: str):
+    """To the contact from the Agent: their name on the site's address, replies to them,
+    and the one-click unsubscribe every contact-facing email carries."""
     return EmailMultiAlternatives(
-        subject=rendered.subject,
-        body=f"{rendered.body}\n\n--\nUnsubscribe: {unsubscribe_url(contact_id=contact.pk)}\n",
+        subject=" ".join(subject.split()),
+        body=f"{body}\n\n--\nUnsubscribe: {unsubscribe_url(contact_id=contact.pk)}\n",
         from_email=formataddr((agent.display_name, _site_address())),
-        to=[address],
-        reply_to=reply_to,
+        to=[_contact_address(contact)],
+        reply_to=[agent.user.email] if agent.user.email else [],
         headers=unsubscribe_headers(contact_id=contact.pk),
+    )
+
+
+def build_welcome_email(message: OutboxMessage, now: datetime):
+    """Sent as the Agent it was written for."""
+    _contact_address(message.contact)
+    rendered = _auto_message(message)
+    return _email_as_agent(
+        message.contact, message.membership, subject=rendered.subject, body=rendered.body
     )
 
 
@@ -449,25 +460,16 @@ def _contact_render(message: OutboxMessage, source: str, values: dict[str, str])
 
 
 def build_contact_email(message: OutboxMessage, now: datetime):
-    """Sent as the Agent of the moment, with a one-click unsubscribe."""
-    contact = message.contact
-    if contact.unsubscribed_at is not None:
-        raise Skip("the contact unsubscribed")
-    address = contact.email.strip()
-    if not address:
-        raise Skip("the contact has no email address")
+    """Sent as the Agent of the moment."""
+    _contact_address(message.contact)
     agent = _current_agent(message)
     message.membership = agent
     values = contact_values(message, agent)
-    subject = _contact_render(message, message.data.get("subject", ""), values)
-    body = _contact_render(message, message.data.get("body", ""), values)
-    return EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=f"{body}\n\n--\nUnsubscribe: {unsubscribe_url(contact_id=contact.pk)}\n",
-        from_email=formataddr((agent.display_name, _site_address())),
-        to=[address],
-        reply_to=[agent.user.email] if agent.user.email else [],
-        headers=unsubscribe_headers(contact_id=contact.pk),
+    return _email_as_agent(
+        message.contact,
+        agent,
+        subject=_contact_render(message, message.data.get("subject", ""), values),
+        body=_contact_render(message, message.data.get("body", ""), values),
     )
 
 

@@ -316,93 +316,22 @@ def _assignment_rows(assignment: Assignment, now: datetime) -> list[OutboxMessag
     return rows
 
 
-def routing_failures_notify(*, team_id: int, failures: list[Failure]) -> None:
-    """Routing gave up on contacts: every active member who manages lead distribution
-    (owners, admins with the permission) hears of it, in the app and by email."""
-    now = timezone.now()
-    members = [
-        m
-        for m in Membership.objects.filter(team_id=team_id, is_active=True).select_related(
-            "permission_profile"
-        )
-        if MANAGE_LEAD_DISTRIBUTION in effective_permissions(m)
-    ]
-    rows = []
-    for failure in failures:
-        contact = failure.contact
-        event = f"routing_failed:c{contact.pk}:{_stamp(failure.at)}"
-        title = f"Routing gave up on {contact.name}: it needs someone to assign it"
-        data = {"error": failure.error[:500], "attempts": failure.attempts}
-        common = {"team_id": team_id, "kind": Kind.ROUTING_FAILED, "contact": contact}
-        for member in members:
-            rows.append(
-                _in_app(
-                    now=now,
-                    key=f"{event}:m{member.pk}:in_app",
-                    membership=member,
-                    title=title,
-                    url=reverse("routing_pages:dashboard") + "?assignment=failed",
-                    data=data,
-                    **common,
-                )
-            )
-            rows.append(
-                _outgoing(
-                    now=now,
-                    channel=Channel.EMAIL,
-                    key=f"{event}:m{member.pk}:email",
-                    membership=member,
-                    data=data,
-                    **common,
-                )
-            )
-    _write(rows, now=now)
-
-
-# Contact ids a pool-waiting message keeps, for its email to list (and to skip itself
-# when all of them have been assigned meanwhile).
-POOL_WAITING_LISTED = 50
-
-
-def pool_waiting_notify(*, team_id: int, waiting: list[Waiting]) -> None:
-    """Leads wait in Manual lead pools for an admin: every active member who manages
-    lead distribution for the whole team (who sees those leads on the dashboard) hears
-    of it in the app and by email, once for a whole routing batch."""
-    if not waiting:
-        return
-    now = timezone.now()
-    members = [
+def _lead_managers(team_id: int) -> list[Membership]:
+    """Active members who manage lead distribution for the whole team: those who see
+    held, failed and waiting leads on the dashboard and may assign or retry them."""
+    return [
         m
         for m in Membership.objects.filter(team_id=team_id, is_active=True).select_related(
             "permission_profile"
         )
         if MANAGE_LEAD_DISTRIBUTION in effective_permissions(m) and sees_whole_company(m)
     ]
-    pools: dict[int, list] = {}
-    for item in waiting:
-        pools.setdefault(item.rule_id, [item.rule_name, 0])[1] += 1
-    count = len(waiting)
-    leads = f"{count} lead{'s' if count != 1 else ''} {'is' if count == 1 else 'are'}"
-    if len(pools) == 1:
-        ((rule_id, (name, _n)),) = pools.items()
-        where = f"lead pool “{name}”"
-        url = f"{reverse('routing_pages:dashboard')}?assignment=waiting&rule={rule_id}"
-    else:
-        where = "lead pools " + ", ".join(f"“{name}” ({n})" for name, n in pools.values())
-        url = f"{reverse('routing_pages:dashboard')}?assignment=waiting"
-    title = f"{leads} waiting in {where} for you to assign"
-    data = {
-        "count": count,
-        "pools": [[rule_id, name, n] for rule_id, (name, n) in pools.items()],
-        "contacts": [item.contact.pk for item in waiting[:POOL_WAITING_LISTED]],
-    }
-    event = f"pool_waiting:t{team_id}:c{min(i.contact.pk for i in waiting)}:{_stamp(now)}"
-    common = {
-        "team_id": team_id,
-        "kind": Kind.POOL_WAITING,
-        "contact": waiting[0].contact if count == 1 else None,
-        "data": data,
-    }
+
+
+def _to_members(
+    members: list[Membership], *, event: str, title: str, url: str, now: datetime, **common
+) -> list[OutboxMessage]:
+    """An in-app message and an email for each member, keyed on the event."""
     rows = []
     for member in members:
         rows.append(
@@ -424,6 +353,70 @@ def pool_waiting_notify(*, team_id: int, waiting: list[Waiting]) -> None:
                 **common,
             )
         )
+    return rows
+
+
+def routing_failures_notify(*, team_id: int, failures: list[Failure]) -> None:
+    """Routing gave up on contacts: every member who manages lead distribution for the
+    whole team (owners, admins with the permission) hears of it, in the app and by email."""
+    now = timezone.now()
+    members = _lead_managers(team_id)
+    rows = []
+    for failure in failures:
+        contact = failure.contact
+        rows += _to_members(
+            members,
+            event=f"routing_failed:c{contact.pk}:{_stamp(failure.at)}",
+            title=f"Routing gave up on {contact.name}: it needs someone to assign it",
+            url=reverse("routing_pages:dashboard") + "?assignment=failed",
+            now=now,
+            team_id=team_id,
+            kind=Kind.ROUTING_FAILED,
+            contact=contact,
+            data={"error": failure.error[:500], "attempts": failure.attempts},
+        )
+    _write(rows, now=now)
+
+
+# Contact ids a pool-waiting message keeps, for its email to list (and to skip itself
+# when all of them have been assigned meanwhile).
+POOL_WAITING_LISTED = 50
+
+
+def pool_waiting_notify(*, team_id: int, waiting: list[Waiting]) -> None:
+    """Leads wait in Manual lead pools for an admin: every member who manages lead
+    distribution for the whole team (who sees those leads on the dashboard) hears of it
+    in the app and by email, once for a whole routing batch."""
+    if not waiting:
+        return
+    now = timezone.now()
+    pools: dict[int, list] = {}
+    for item in waiting:
+        pools.setdefault(item.rule_id, [item.rule_name, 0])[1] += 1
+    count = len(waiting)
+    leads = f"{count} lead{'s' if count != 1 else ''} {'is' if count == 1 else 'are'}"
+    if len(pools) == 1:
+        ((rule_id, (name, _n)),) = pools.items()
+        where = f"lead pool “{name}”"
+        url = f"{reverse('routing_pages:dashboard')}?assignment=waiting&rule={rule_id}"
+    else:
+        where = "lead pools " + ", ".join(f"“{name}” ({n})" for name, n in pools.values())
+        url = f"{reverse('routing_pages:dashboard')}?assignment=waiting"
+    rows = _to_members(
+        _lead_managers(team_id),
+        event=f"pool_waiting:t{team_id}:c{min(i.contact.pk for i in waiting)}:{_stamp(now)}",
+        title=f"{leads} waiting in {where} for you to assign",
+        url=url,
+        now=now,
+        team_id=team_id,
+        kind=Kind.POOL_WAITING,
+        contact=waiting[0].contact if count == 1 else None,
+        data={
+            "count": count,
+            "pools": [[rule_id, name, n] for rule_id, (name, n) in pools.items()],
+            "contacts": [item.contact.pk for item in waiting[:POOL_WAITING_LISTED]],
+        },
+    )
     _write(rows, now=now)
 
 

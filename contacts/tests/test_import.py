@@ -357,9 +357,10 @@ def test_import_assigned_to_one_agent_costs_the_same_statements_for_5_or_50_rows
         assert grew == {}
     else:
         # SQLite caps a statement at 999 parameters, so Django splits a bulk insert of
-        # many rows (here the 150 outbox rows: 3 a contact) into a few statements.
+        # many rows (here the 150 outbox rows: 3 a contact, and the routing rows) into a
+        # few statements, more as the rows gain columns.
         assert {verb for verb, _ in grew} <= {"INSERT INTO", "INSERT OR IGNORE INTO"}, grew
-        assert sum(grew.values()) <= 4, grew
+        assert sum(grew.values()) <= 6, grew
     assert len(large_callbacks) == len(small_callbacks)
     assert not routing_scheduled(large_callbacks)
     imported = Contact.objects.filter(source="Bulk")

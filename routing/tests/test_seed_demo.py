@@ -49,8 +49,8 @@ def test_seed_demo_creates_demo_team():
         "members": 11,
         "groups": 3,
         "tags": 4,
-        "rules": 5,
-        "rotations": 5,
+        "rules": 6,
+        "rotations": 6,
         "contacts": 36,
     }
 
@@ -107,6 +107,9 @@ def test_seed_demo_rules():
     assert spanish.is_paused
     assert spanish.method == Method.LEAST_OPEN
     assert [a.agent_tag.name for a in spanish.assignees.all()] == ["Spanish"]
+    pool = rules["Open house walk-ins"]
+    assert pool.method == Method.MANUAL
+    assert [b.name for b in pool.source_buckets.all()] == ["Open house sign-ins"]
 
 
 def test_seed_demo_routes_every_contact_and_logs_activities():
@@ -150,7 +153,7 @@ def test_seed_demo_reset_starts_over():
     assert new_team.pk != old_team.pk
     assert new_team.slug == "demo-realty"
     assert set(User.objects.values_list("pk", flat=True)) == old_user_ids
-    assert _counts()["rotations"] == 5  # the old team's rotations went with it
+    assert _counts()["rotations"] == 6  # the old team's rotations went with it
     assert Contact.objects.count() == 36
 
 

@@ -19,7 +19,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from contacts.models import Activity, ActivityKind, Contact, ContactRole, RoleKind
+from contacts.buckets import bucket_create
+from contacts.models import Activity, ActivityKind, Bucket, Contact, ContactRole, RoleKind
 from contacts.services import activity_log, contact_create
 from routing.assignees import AssigneeSpec
 from routing.models import (
@@ -140,6 +141,10 @@ CITIES = (("Austin", "78701"), ("Dallas", "75201"), ("Houston", "77002"))
 CONTACT_COUNT = 36
 
 
+POOL_BUCKET = "Open house sign-ins"
+POOL_RULE = "Open house walk-ins"
+
+
 def _contact_rows(now) -> list[dict]:
     """36 varied leads over the last two weeks; a fixed seed makes every run the same."""
     rng = random.Random(2025)
@@ -214,6 +219,7 @@ class Command(BaseCommand):
             team = self._team(users["owner"])
             members = self._members(team, users, now)
             self._rules(team, members)
+            self._lead_pool(team, members)
             new_contacts = self._contacts(team, now)
         # Routing normally runs in the django-q2 worker after commit; route here
         # so the demo is complete without one. contact_route skips contacts a
@@ -378,6 +384,25 @@ class Command(BaseCommand):
                 ],
                 **fields,
             )
+
+    @transaction.atomic
+    def _lead_pool(self, team: Team, members: dict[str, Membership]) -> None:
+        """A team-wide bucket and the Manual lead pool it feeds: contacts placed in
+        "Open house sign-ins" wait on the lead dashboard for an admin to assign."""
+        bucket = Bucket.objects.filter(team=team, owner=None, name=POOL_BUCKET).first()
+        if bucket is None:
+            bucket = bucket_create(actor=members["owner"], name=POOL_BUCKET)
+        if team.routing_rules.filter(name=POOL_RULE).exists():
+            return
+        rule_create(
+            actor=None,
+            team=team,
+            name=POOL_RULE,
+            method=Method.MANUAL,
+            source_buckets=[bucket],
+            follow_up_reminder_hours=4,
+            assignees=[AssigneeSpec(membership=members["agent1"])],
+        )
 
     def _contacts(self, team: Team, now) -> list[Contact]:
         have = set(team.contacts.values_list("email", flat=True))
