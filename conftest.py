@@ -14,6 +14,10 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
+    # Browser tests last: Playwright's sync API leaves an event loop running in the test
+    # process, and Django's test client then refuses to run async views (the live stream)
+    # in tests that come after it.
+    items.sort(key=lambda item: item.nodeid.startswith("tests/browser/"))
 
 
 @pytest.fixture
