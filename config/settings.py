@@ -106,6 +106,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    # django-ninja's bundled Swagger UI (static files): without the app the API docs load
+    # it from a CDN, a blank page offline or behind a firewall.
+    "ninja",
     "django_q",
     "axes",
     "teams",
