@@ -175,6 +175,22 @@ def rule_set_paused(*, actor: Membership | None, rule: RoutingRule, paused: bool
 
 
 @transaction.atomic
+def _copy_name(rule: RoutingRule) -> str:
+    """ "Copy of X", then "Copy of X (2)", (3)…: each copy can be told apart in the list."""
+    base = f"Copy of {rule.name}"[:110]
+    taken = set(
+        RoutingRule.objects.filter(team_id=rule.team_id, name__startswith=base).values_list(
+            "name", flat=True
+        )
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base} ({n})" in taken:
+        n += 1
+    return f"{base} ({n})"
+
+
 def rule_copy(*, actor: Membership | None, rule: RoutingRule) -> RoutingRule:
     """A paused copy right below the original, with the same assignees and a fresh rotation."""
     _require_manage(actor, rule.team)
@@ -189,7 +205,7 @@ def rule_copy(*, actor: Membership | None, rule: RoutingRule) -> RoutingRule:
     copy = RoutingRule.objects.get(pk=rule.pk)
     copy.pk = None
     copy.id = None
-    copy.name = f"Copy of {rule.name}"[:120]
+    copy.name = _copy_name(rule)
     copy.position = rule.position + 1
     copy.is_paused = True
     copy.rotation = Rotation.objects.create()

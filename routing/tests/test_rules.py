@@ -113,6 +113,15 @@ def test_rule_copy_lands_below_original_paused_with_assignees(team, owner):
     assert list(copy.assignees.values_list("membership_id", "weight")) == [(member.pk, 40)]
 
 
+def test_rule_copied_twice_gives_distinct_names(team, owner):
+    a = rule(team, "A")
+    rule_copy(actor=owner, rule=a)
+    rule_copy(actor=owner, rule=a)
+    rule_copy(actor=owner, rule=a)
+
+    assert names(team) == ["A", "Copy of A (3)", "Copy of A (2)", "Copy of A", "Default Rule"]
+
+
 def test_rule_delete_removes_rule_and_rotation(team, owner):
     a = rule(team, "A")
     rule_delete(actor=owner, rule=a)
