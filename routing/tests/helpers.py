@@ -61,3 +61,34 @@ def reassignment_group(team, *members, method="round_robin", **fields):
         assignees=[GroupAssignee(membership=m) for m in members],
         **fields,
     )
+
+
+def rule_post(**overrides) -> dict:
+    """What the rule editor posts for a full Next Up rule; `overrides` change fields (None
+    leaves one out)."""
+    data = {
+        "name": "Zillow buyers",
+        "sources": "Zillow, Facebook",
+        "contact_types": ["buyer", "investor"],
+        "cities": "Austin, Round Rock",
+        "zip_codes": "",
+        "states": "TX",
+        "location_match": "empty_or_match",
+        "price_min": "200000",
+        "price_max": "500000",
+        "tags_any": "hot",
+        "tags_all": "",
+        "require_phone": "on",
+        "work_days": ["0", "1", "2", "3", "4"],
+        "work_start": "09:00",
+        "work_end": "17:00",
+        "time_zone": "America/Chicago",
+        "method": "next_up",
+        "claim_window_minutes": "10",
+        "skip_paused": "on",
+        "respect_capacity": "on",
+        "follow_up_reminder_hours": "24",
+        "hold_max_minutes": "60",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}

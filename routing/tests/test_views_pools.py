@@ -8,8 +8,7 @@ from contacts.buckets import contacts_place
 from contacts.models import Bucket, BucketVia
 from contacts.services import contact_create
 from routing.models import ContactRouting, Method, RoutingRule, RoutingStatus
-from routing.tests.helpers import agent_of, rule
-from routing.tests.test_views_rules import _rule_post
+from routing.tests.helpers import agent_of, rule, rule_post
 
 LIST = reverse("routing:rule_list")
 CREATE = reverse("routing:rule_create")
@@ -30,7 +29,7 @@ def _pool_post(*buckets, **overrides) -> dict:
         "is_active": "on",
         "source_buckets": [str(b.pk) for b in buckets],
     }
-    return _rule_post(**{**fields, **overrides})
+    return rule_post(**{**fields, **overrides})
 
 
 # --- the rule editor ---------------------------------------------------------------------------
@@ -111,7 +110,7 @@ def test_a_post_without_the_toggle_leaves_the_rule_active(client, owner, agent):
     """An older page (or a script) that does not post the toggle pauses nothing."""
     client.force_login(owner.user)
 
-    client.post(CREATE, {**_rule_post(name="Plain"), f"member_{agent.pk}": "on"})
+    client.post(CREATE, {**rule_post(name="Plain"), f"member_{agent.pk}": "on"})
 
     assert not RoutingRule.objects.get(name="Plain").is_paused
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from routing.models import Method, Rotation, RoutingRule, RuleAssignee
-from routing.tests.helpers import rule
+from routing.tests.helpers import rule, rule_post
 from teams.models import AgentTag
 from teams.tests.factories import UserFactory, make_member, make_team
 
@@ -43,35 +43,6 @@ def _ids(rules) -> list[str]:
 
 def _messages(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
-
-
-def _rule_post(**overrides) -> dict:
-    data = {
-        "name": "Zillow buyers",
-        "sources": "Zillow, Facebook",
-        "contact_types": ["buyer", "investor"],
-        "cities": "Austin, Round Rock",
-        "zip_codes": "",
-        "states": "TX",
-        "location_match": "empty_or_match",
-        "price_min": "200000",
-        "price_max": "500000",
-        "tags_any": "hot",
-        "tags_all": "",
-        "require_phone": "on",
-        "work_days": ["0", "1", "2", "3", "4"],
-        "work_start": "09:00",
-        "work_end": "17:00",
-        "time_zone": "America/Chicago",
-        "method": "next_up",
-        "claim_window_minutes": "10",
-        "skip_paused": "on",
-        "respect_capacity": "on",
-        "follow_up_reminder_hours": "24",
-        "hold_max_minutes": "60",
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def _edit_url(r) -> str:
@@ -610,7 +581,7 @@ def test_rule_create_saves_rule_and_assignees(client, owner, team, agent, admin_
 
     response = client.post(
         CREATE,
-        _rule_post(
+        rule_post(
             **{
                 f"member_{agent.pk}": "on",
                 f"member_{agent.pk}_share": "70",
@@ -659,7 +630,7 @@ def test_rule_create_saves_hold_settings_and_the_card_shows_them(client, owner, 
 
     response = client.post(
         CREATE,
-        _rule_post(
+        rule_post(
             hold_when_unavailable="on", hold_max_minutes="45", **{f"member_{agent.pk}": "on"}
         ),
     )
@@ -696,7 +667,7 @@ def test_rule_create_with_tags_and_equal_shares(client, owner, team, agent):
 
     response = client.post(
         CREATE,
-        _rule_post(method="round_robin", **{f"member_{agent.pk}": "on", f"tag_{tag.pk}": "on"}),
+        rule_post(method="round_robin", **{f"member_{agent.pk}": "on", f"tag_{tag.pk}": "on"}),
     )
 
     assert response.status_code == 302
@@ -712,7 +683,7 @@ def test_rule_create_blast_ignores_shares(client, owner, agent, admin_member):
 
     response = client.post(
         CREATE,
-        _rule_post(
+        rule_post(
             method="blast",
             **{
                 f"member_{agent.pk}": "on",
@@ -732,9 +703,7 @@ def test_rule_create_days_without_times_means_whole_days(client, owner, agent):
 
     client.post(
         CREATE,
-        _rule_post(
-            work_days=["5", "6"], work_start="", work_end="", **{f"member_{agent.pk}": "on"}
-        ),
+        rule_post(work_days=["5", "6"], work_start="", work_end="", **{f"member_{agent.pk}": "on"}),
     )
 
     created = RoutingRule.objects.get(name="Zillow buyers")
@@ -766,7 +735,7 @@ def test_rule_create_invalid_shows_errors_and_keeps_input(
 ):
     client.force_login(owner.user)
 
-    response = client.post(CREATE, _rule_post(**overrides, **{f"member_{agent.pk}": "on"}))
+    response = client.post(CREATE, rule_post(**overrides, **{f"member_{agent.pk}": "on"}))
 
     assert response.status_code == 200
     assert message in str(response.context["form"].errors[field])
@@ -793,7 +762,7 @@ def test_rule_create_assignee_errors(client, owner, agent, admin_member, shares,
             data[f"member_{member.pk}_share"] = shares[key]
     client.force_login(owner.user)
 
-    response = client.post(CREATE, _rule_post(method="round_robin", **data))
+    response = client.post(CREATE, rule_post(method="round_robin", **data))
 
     assert response.status_code == 200
     body = response.content.decode()
@@ -805,7 +774,7 @@ def test_rule_create_assignee_errors(client, owner, agent, admin_member, shares,
 def test_rule_create_other_teams_member_is_not_an_option(client, owner, outsider):
     client.force_login(owner.user)
 
-    response = client.post(CREATE, _rule_post(**{f"member_{outsider.pk}": "on"}))
+    response = client.post(CREATE, rule_post(**{f"member_{outsider.pk}": "on"}))
 
     assert response.status_code == 200
     assert "Choose at least one member or agent tag." in response.content.decode()
@@ -819,7 +788,7 @@ def test_rule_create_service_errors_land_on_the_form(client, owner, agent, monke
     monkeypatch.setattr("routing.forms.rule_create", refuse)
     client.force_login(owner.user)
 
-    response = client.post(CREATE, _rule_post(**{f"member_{agent.pk}": "on"}))
+    response = client.post(CREATE, rule_post(**{f"member_{agent.pk}": "on"}))
 
     assert response.status_code == 200
     assert response.context["form"].errors["name"] == ["A rule with that name is not allowed."]
@@ -860,7 +829,7 @@ def test_rule_form_pro_plan_offers_next_up_but_not_blast(client, team, owner):
 def test_rule_create_refuses_method_outside_plan(client, basic_owner, method, plan):
     client.force_login(basic_owner.user)
 
-    response = client.post(CREATE, _rule_post(method=method, **{f"member_{basic_owner.pk}": "on"}))
+    response = client.post(CREATE, rule_post(method=method, **{f"member_{basic_owner.pk}": "on"}))
 
     assert response.status_code == 200
     assert response.context["form"].errors["method"] == [
@@ -910,7 +879,7 @@ def test_rule_edit_shows_and_changes_the_hold_settings(client, owner, team, agen
 
     response = client.post(
         _edit_url(edited),
-        _rule_post(name="Zillow", method="round_robin", **{f"member_{agent.pk}": "on"}),
+        rule_post(name="Zillow", method="round_robin", **{f"member_{agent.pk}": "on"}),
     )
 
     assert response.status_code == 302
@@ -927,7 +896,7 @@ def test_rule_edit_changing_assignees_resets_the_order(client, owner, team, agen
 
     response = client.post(
         _edit_url(edited),
-        _rule_post(
+        rule_post(
             name="Zillow (all)",
             method="round_robin",
             **{f"member_{agent.pk}": "on", f"member_{admin_member.pk}": "on"},
@@ -948,7 +917,7 @@ def test_rule_edit_same_assignees_keeps_the_order(client, owner, team, agent):
 
     response = client.post(
         _edit_url(edited),
-        _rule_post(name="Zillow 2", method="round_robin", **{f"member_{agent.pk}": "on"}),
+        rule_post(name="Zillow 2", method="round_robin", **{f"member_{agent.pk}": "on"}),
     )
 
     assert response.status_code == 302
@@ -966,7 +935,7 @@ def test_rule_edit_is_one_transaction(client, owner, team, agent, monkeypatch):
     client.force_login(owner.user)
 
     response = client.post(
-        _edit_url(edited), _rule_post(name="Renamed", **{f"member_{agent.pk}": "on"})
+        _edit_url(edited), rule_post(name="Renamed", **{f"member_{agent.pk}": "on"})
     )
 
     assert response.status_code == 200
@@ -983,7 +952,7 @@ def test_rule_edit_invalid_saves_nothing(client, owner, team, agent):
 
     response = client.post(
         _edit_url(edited),
-        _rule_post(name="Renamed", price_min="9", price_max="1", **{f"member_{agent.pk}": "on"}),
+        rule_post(name="Renamed", price_min="9", price_max="1", **{f"member_{agent.pk}": "on"}),
     )
 
     assert response.status_code == 200
