@@ -179,16 +179,21 @@ def raw_body(request: HttpRequest) -> bytes:
     return body
 
 
-def read_json(request: HttpRequest, schema: type[pydantic.BaseModel]):
-    """The raw JSON and the validated body, or an ApiError: 413, 415 or 400 with field errors."""
+def read_json_data(request: HttpRequest):
+    """The parsed JSON body, or an ApiError: 413, 415, or 400 for JSON that does not parse."""
     body = raw_body(request)
     if not JSON_MEDIA_TYPE.match((request.content_type or "").lower()):
         raise ApiError(415, "Send JSON, with the header Content-Type: application/json.")
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError) as exc:
         problem = {"field": "body", "message": f"Not valid JSON: {exc}"[:300]}
         raise ApiError(400, "The body is not valid JSON.", errors=[problem]) from exc
+
+
+def read_json(request: HttpRequest, schema: type[pydantic.BaseModel]):
+    """The raw JSON and the validated body, or an ApiError: 413, 415 or 400 with field errors."""
+    data = read_json_data(request)
     try:
         payload = schema.model_validate(data)
     except pydantic.ValidationError as exc:

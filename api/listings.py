@@ -4,8 +4,6 @@ ones come back with their index and field errors."""
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -13,7 +11,7 @@ from ninja import Field, Router, Schema
 from ninja.decorators import decorate_view
 
 from api.auth import intake_limited, limit_caller, token_auth
-from api.errors import JSON_MEDIA_TYPE, ApiError, raw_body
+from api.errors import ApiError, read_json_data
 from api.schemas import ErrorOut, FieldError
 from listings.forms import AliasChoiceField, ListingRowForm, WebURLField, WholeAmountField
 from listings.intake import listings_intake
@@ -100,14 +98,7 @@ def _request_body() -> dict:
 
 
 def _read_rows(request: HttpRequest) -> list:
-    body = raw_body(request)
-    if not JSON_MEDIA_TYPE.match((request.content_type or "").lower()):
-        raise ApiError(415, "Send JSON, with the header Content-Type: application/json.")
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        problem = {"field": "body", "message": f"Not valid JSON: {exc}"[:300]}
-        raise ApiError(400, "The body is not valid JSON.", errors=[problem]) from exc
+    data = read_json_data(request)
     rows = data if isinstance(data, list) else [data] if isinstance(data, dict) else None
     if not rows:
         problem = {"field": "body", "message": "Send a listing (an object) or an array of them."}

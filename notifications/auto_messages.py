@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
-
 from notifications.models import AutoMessageKind, AutoMessageTemplate
-from notifications.sandbox import ALLOWED_FILTERS, TemplateRefused, template_check, template_render
+from notifications.sandbox import (
+    ALLOWED_FILTERS,
+    template_check,
+    template_render,
+    template_validate,
+)
 
 PLACEHOLDERS = {
     "contact_first_name": "Jane",
@@ -68,14 +71,7 @@ def check_template(source: str) -> None:
 
 def validate_template(source: str) -> None:
     """check_template as the ValidationError the team page, the service and the admin show."""
-    try:
-        check_template(source)
-    except TemplateRefused as exc:
-        raise ValidationError(
-            "This template does not render: %(problem)s",
-            code="template",
-            params={"problem": str(exc)},
-        ) from exc
+    template_validate(source, sample=PLACEHOLDERS)
 
 
 def auto_message_render(

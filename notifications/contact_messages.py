@@ -23,13 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from contacts.models import Contact
 from notifications.content import CONTACT_PLACEHOLDERS
 from notifications.models import AS_CURRENT_AGENT, Channel, Kind, OutboxMessage, Status
-from notifications.sandbox import TemplateRefused, template_check
+from notifications.sandbox import template_validate
 from notifications.services import outgoing_rows_write
 
 
@@ -44,14 +43,7 @@ class MessageState:
 def contact_template_validate(source: str, *, extra: Mapping[str, str] | None = None) -> None:
     """A ValidationError (for the form field) unless `source` keeps to the sandbox and
     uses only the contact placeholders and `extra` (name → sample value)."""
-    try:
-        template_check(source, sample={**CONTACT_PLACEHOLDERS, **(extra or {})})
-    except TemplateRefused as exc:
-        raise ValidationError(
-            "This template does not render: %(problem)s",
-            code="template",
-            params={"problem": str(exc)},
-        ) from exc
+    template_validate(source, sample={**CONTACT_PLACEHOLDERS, **(extra or {})})
 
 
 def _schedule(

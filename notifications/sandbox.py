@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.template import (
     Context,
     Engine,
@@ -316,6 +317,18 @@ def template_check(source: str, *, sample: Mapping[str, str], limits: Limits = L
     template = _parse(source, limits)
     _check(template, frozenset(sample))
     _render(template, sample, html=False, limits=limits)
+
+
+def template_validate(source: str, *, sample: Mapping[str, str]) -> None:
+    """template_check as the ValidationError a form field, a service or the admin shows."""
+    try:
+        template_check(source, sample=sample)
+    except TemplateRefused as exc:
+        raise ValidationError(
+            "This template does not render: %(problem)s",
+            code="template",
+            params={"problem": str(exc)},
+        ) from exc
 
 
 def template_render(
